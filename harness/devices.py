@@ -1,0 +1,141 @@
+"""What this machine has: GPUs (nvidia-smi, else torch.cuda), CPU, memory, OS."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    memory_mib: int
+    driver: str = ""
+    compute_capability: str = ""
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    cpu_model: str
+    cpu_count: int
+    memory_gib: float
+    os: str
+    gpus: tuple[GpuInfo, ...]
+
+    @property
+    def gpu_model(self) -> str | None:
+        return self.gpus[0].name if self.gpus else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["gpus"] = [asdict(g) for g in self.gpus]
+        return data
+
+
+def _nvidia_smi() -> list[GpuInfo]:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=index,name,memory.total,driver_version,compute_cap",
+             "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4:
+            continue
+        try:
+            gpus.append(GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), parts[3],
+                                parts[4] if len(parts) > 4 else ""))
+        except ValueError:
+            continue
+    return gpus
+
+
+def _torch_cuda() -> list[GpuInfo]:
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        gpus.append(GpuInfo(i, props.name, props.total_memory // (1 << 20), "",
+                            f"{props.major}.{props.minor}"))
+    return gpus
+
+
+def _cuda_visible(gpus: list[GpuInfo]) -> list[GpuInfo]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return gpus
+    wanted = [v.strip() for v in visible.split(",") if v.strip()]
+    if not wanted or wanted == ["-1"]:
+        return []
+    by_index = {str(g.index): g for g in gpus}
+    picked = [by_index[w] for w in wanted if w in by_index]
+    return [GpuInfo(i, g.name, g.memory_mib, g.driver, g.compute_capability) for i, g in enumerate(picked)]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / (1 << 20), 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.platform()
+
+
+@lru_cache(maxsize=1)
+def detect_host() -> HostInfo:
+    gpus = _nvidia_smi() or _torch_cuda()
+    return HostInfo(
+        cpu_model=_cpu_model(),
+        cpu_count=os.cpu_count() or 1,
+        memory_gib=_memory_gib(),
+        os=_os_name(),
+        gpus=tuple(_cuda_visible(gpus)),
+    )
+
+
+def slug(text: str) -> str:
+    """'NVIDIA H100 80GB HBM3' -> 'nvidia_h100_80gb_hbm3'."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")

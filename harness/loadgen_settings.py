@@ -1,0 +1,128 @@
+"""LoadGen settings for one run: the user.conf the harness writes, and the TestSettings built from it.
+
+The embedded mlperf.conf is loaded by LoadGen itself on the single FromConfig call;
+user.conf carries only what this run changes. The round's RNG seeds are assigned
+on TestSettings afterwards (LoadGen reads seeds from the embedded conf only, and
+the wheel's conf carries a newer round's seeds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import mlperf_loadgen as lg
+
+from harness.errors import HarnessError
+from harness.rules import ModelRules, Rules
+
+_SCENARIOS = {"Offline": lg.TestScenario.Offline, "Server": lg.TestScenario.Server}
+_MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.AccuracyOnly}
+
+# FromConfig may be called once per process: a second call makes LoadGen log
+# error_invalid_config into the next run's detail log.
+_from_config_calls = 0
+
+
+@dataclass(frozen=True)
+class LoadGenPlan:
+    """What this run asks of LoadGen beyond the embedded mlperf.conf."""
+
+    loadgen_name: str
+    scenario: str
+    mode: str
+    target_qps: float
+    seeds: dict[str, int]
+    min_duration_ms: int | None = None
+    min_query_count: int | None = None
+    performance_sample_count: int | None = None
+    target_latency_ms: float | None = None
+    run_length: str = "rules"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, target_qps: float,
+             dataset_count: int, *, fast: bool = False, demo: bool = False,
+             min_duration_ms: int | None = None, min_query_count: int | None = None,
+             target_latency_ms: float | None = None) -> LoadGenPlan:
+    """Decide run length and overrides: rules by default, FAST=1 like NVIDIA's --test_run,
+    short runs on demo data, explicit CLI values over all of them."""
+    run_length = "rules"
+    duration, queries = None, None
+    if fast:
+        run_length = "fast"
+        duration, queries = rules.fast_min_duration_ms, rules.fast_min_query_count
+    elif demo:
+        run_length = "demo"
+        duration, queries = 10000, 1
+    if min_duration_ms is not None:
+        duration, run_length = min_duration_ms, "custom"
+    if min_query_count is not None:
+        queries, run_length = min_query_count, "custom"
+    psc = None
+    if dataset_count < model_rules.performance_sample_count:
+        psc = dataset_count
+    if target_qps <= 0:
+        raise HarnessError(f"target QPS must be positive, got {target_qps}")
+    if target_latency_ms is not None and target_latency_ms <= 0:
+        raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
+    return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), dict(rules.seeds),
+                       duration, queries, psc, target_latency_ms, run_length)
+
+
+def user_conf_text(plan: LoadGenPlan) -> str:
+    key = f"{plan.loadgen_name}.{plan.scenario}"
+    lines = [f"# user.conf for {plan.loadgen_name} {plan.scenario} ({plan.mode}), run length: {plan.run_length}",
+             f"{key}.target_qps = {plan.target_qps:.6g}"]
+    if plan.min_duration_ms is not None:
+        lines.append(f"{key}.min_duration = {plan.min_duration_ms}")
+    if plan.min_query_count is not None:
+        lines.append(f"{key}.min_query_count = {plan.min_query_count}")
+    if plan.performance_sample_count is not None:
+        lines.append(f"{key}.performance_sample_count_override = {plan.performance_sample_count}")
+    if plan.target_latency_ms is not None and plan.scenario == "Server":
+        lines.append(f"{key}.target_latency = {plan.target_latency_ms:g}")
+    return "\n".join(lines) + "\n"
+
+
+def make_test_settings(plan: LoadGenPlan, user_conf: Path) -> lg.TestSettings:
+    global _from_config_calls
+    if _from_config_calls:
+        raise RuntimeError("LoadGen settings were already loaded in this process; run each test in its own "
+                           "process (python -m harness run ...)")
+    settings = lg.TestSettings()
+    settings.scenario = _SCENARIOS[plan.scenario]
+    rc = settings.FromConfig(str(user_conf), plan.loadgen_name, plan.scenario)
+    _from_config_calls += 1
+    if rc != 0:
+        raise HarnessError(f"LoadGen rejected {user_conf} (code {rc})", "see mlperf_log_detail.txt")
+    settings.mode = _MODES[plan.mode]
+    settings.qsl_rng_seed = plan.seeds["qsl_rng_seed"]
+    settings.sample_index_rng_seed = plan.seeds["sample_index_rng_seed"]
+    settings.schedule_rng_seed = plan.seeds["schedule_rng_seed"]
+    return settings
+
+
+def log_settings(outdir: Path, mode: str) -> lg.LogSettings:
+    output = lg.LogOutputSettings()
+    output.outdir = str(outdir)
+    output.copy_summary_to_stdout = False
+    output.copy_detail_to_stdout = False
+    settings = lg.LogSettings()
+    settings.log_output = output
+    # Tracing costs throughput (Server fails at a third of the load with it on) and nothing reads it.
+    settings.enable_trace = False
+    return settings
+
+
+def check_no_audit_config(workdir: Path) -> None:
+    """LoadGen silently applies an audit.config found in the working directory."""
+    found = workdir / "audit.config"
+    if found.exists():
+        raise HarnessError(
+            f"{found} exists: LoadGen would apply it and override this run's settings",
+            "move it away; compliance runs place their own audit.config",
+        )

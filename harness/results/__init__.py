@@ -1,0 +1,1 @@
+"""Log parsing, run records, the results store and the pages built from them."""

@@ -1,0 +1,56 @@
+"""Offline SUT: the whole query is cut into batches and spread over every runner."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from harness.backends.base import Runner
+from harness.scenarios.base import BatchExecutor
+
+
+class OfflineSUT:
+    scenario = "Offline"
+
+    def __init__(self, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
+                 batch_timeout_us: int = 0) -> None:
+        self.executor = executor
+        self.batch_size = batch_size
+        self.issued = 0
+        self._work: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._worker, args=(r,), name=f"offline-{i}", daemon=True)
+                         for i, r in enumerate(runners)]
+        for thread in self._threads:
+            thread.start()
+
+    # -- LoadGen callbacks (ConstructFastSUT) -------------------------------
+    def issue(self, ids: list[int], indices: list[int]) -> None:
+        qsl_indices = np.asarray(indices, dtype=np.int64)
+        step = self.batch_size
+        for start in range(0, len(ids), step):
+            self._work.put((ids[start : start + step], qsl_indices[start : start + step]))
+        self.issued += len(ids)
+
+    def flush(self) -> None:
+        return None
+
+    # -- workers ------------------------------------------------------------
+    def _worker(self, runner: Runner) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            try:
+                self.executor.run(runner, item[0], item[1])
+            except BaseException as exc:  # reported by the run loop, which aborts the run
+                self.executor.fail(exc)
+                return
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._work.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)

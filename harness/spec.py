@@ -1,0 +1,73 @@
+"""RunSpec: what the user asked for, validated. Resolution against configs happens in harness.run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import PROJECT_ROOT
+from harness.errors import HarnessError
+from harness.systems import normalize_scenario
+
+MODES = ("performance", "accuracy")
+DEVICES = ("auto", "cpu", "cuda")
+_MODE_ALIASES = {"performanceonly": "performance", "perf": "performance", "accuracyonly": "accuracy", "acc": "accuracy"}
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("MLPERF_DATA_DIR", PROJECT_ROOT / "data"))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    model: str
+    scenario: str
+    mode: str = "performance"
+    backend: str = "auto"
+    system: str = "auto"
+    device: str = "auto"
+    fast: bool = False
+    demo: bool = False
+    target_qps: float | None = None
+    min_duration_ms: int | None = None
+    min_query_count: int | None = None
+    target_latency_ms: float | None = None
+    batch_size: int | None = None
+    data_dir: Path | None = None
+    weights: Path | None = None
+    results_dir: Path = Path("results")
+    cache_dir: Path = PROJECT_ROOT / "build" / "cache"
+    rules_round: str = "v4.1"
+    demo_samples: int | None = None
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenario", normalize_scenario(self.scenario))
+        mode = self.mode.strip().lower()
+        mode = _MODE_ALIASES.get(mode, mode)
+        if mode not in MODES:
+            raise HarnessError(f"unknown mode '{self.mode}'", "use performance or accuracy")
+        object.__setattr__(self, "mode", mode)
+        device = self.device.strip().lower()
+        if device not in DEVICES:
+            raise HarnessError(f"unknown device '{self.device}'", "use auto, cpu or cuda")
+        object.__setattr__(self, "device", device)
+        for name in ("target_qps", "target_latency_ms"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise HarnessError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        for name in ("min_duration_ms", "min_query_count"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise HarnessError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise HarnessError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.demo_samples is not None and self.demo_samples < 1:
+            raise HarnessError(f"--demo-samples must be >= 1, got {self.demo_samples}")
+        if self.demo and self.data_dir is not None:
+            raise HarnessError("--demo and --data-dir exclude each other", "drop one of them")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -1,0 +1,202 @@
+"""System configs (configs/systems/<name>.yaml): per model x scenario knobs, and SYSTEM=auto matching."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from harness.config import check_keys, configs_dir, load_yaml
+from harness.devices import HostInfo, slug
+from harness.errors import HarnessError
+
+SCENARIOS = ("Offline", "Server")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """What a system config can set for one model x scenario (x backend)."""
+
+    batch_size: int = 1
+    # Runners (each with its own stream / execution context) per device.
+    streams_per_device: int = 1
+    # Server: how long the batcher waits to fill a batch after the first sample arrives.
+    batch_timeout_us: int = 2000
+    offline_expected_qps: float | None = None
+    server_target_qps: float | None = None
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise HarnessError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.streams_per_device < 1:
+            raise HarnessError(f"streams_per_device must be >= 1, got {self.streams_per_device}")
+        if self.batch_timeout_us < 0:
+            raise HarnessError(f"batch_timeout_us must be >= 0, got {self.batch_timeout_us}")
+        if self.precision not in PRECISIONS:
+            raise HarnessError(f"precision '{self.precision}' unknown", "use one of " + ", ".join(PRECISIONS))
+
+    def scaled(self, factor: float) -> "Knobs":
+        return replace(
+            self,
+            offline_expected_qps=None if self.offline_expected_qps is None else self.offline_expected_qps * factor,
+            server_target_qps=None if self.server_target_qps is None else self.server_target_qps * factor,
+        )
+
+
+KNOB_NAMES = frozenset(f.name for f in fields(Knobs))
+_TOP_KEYS = frozenset({"name", "description", "gpu", "benchmarks"})
+_GPU_KEYS = frozenset({"model", "match", "count", "memory_gb"})
+
+
+@dataclass(frozen=True)
+class GpuRequirement:
+    model: str
+    match: str
+    count: int
+    memory_gb: float = 0.0
+
+    def matches(self, gpu_name: str) -> bool:
+        return re.search(self.match, gpu_name, flags=re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    description: str
+    gpu: GpuRequirement | None
+    # benchmarks[model][scenario] -> raw knob mapping (may hold a by_backend section)
+    benchmarks: dict[str, dict[str, dict[str, Any]]]
+    path: Path | None = None
+    # How SYSTEM=auto got here, when it was not an exact match.
+    derived_from: str | None = None
+    scale: float = 1.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def knobs(self, model: str, scenario: str, backend: str) -> Knobs:
+        """Defaults <- the scenario entry <- its by_backend.<backend> section, scaled for derived systems."""
+        entry = dict(self.benchmarks.get(model, {}).get(scenario, {}))
+        per_backend = entry.pop("by_backend", {}) or {}
+        values = {**entry, **(per_backend.get(backend) or {})}
+        knobs = Knobs(**values)
+        return knobs.scaled(self.scale) if self.scale != 1.0 else knobs
+
+    def has_entry(self, model: str, scenario: str) -> bool:
+        return scenario in self.benchmarks.get(model, {})
+
+
+def _parse(path: Path) -> System:
+    data = load_yaml(path)
+    check_keys(str(path), data, _TOP_KEYS)
+    gpu = None
+    if data.get("gpu"):
+        check_keys(f"{path}: gpu", data["gpu"], _GPU_KEYS)
+        g = data["gpu"]
+        gpu = GpuRequirement(str(g["model"]), str(g["match"]), int(g["count"]), float(g.get("memory_gb", 0)))
+    benchmarks: dict[str, dict[str, dict[str, Any]]] = {}
+    for model, per_scenario in (data.get("benchmarks") or {}).items():
+        benchmarks[model] = {}
+        for scenario, entry in (per_scenario or {}).items():
+            canonical = normalize_scenario(str(scenario), where=f"{path}: benchmarks.{model}")
+            where = f"{path}: benchmarks.{model}.{scenario}"
+            entry = dict(entry or {})
+            check_keys(where, entry, KNOB_NAMES | {"by_backend"})
+            # YAML reads a bare `null:` key as None: that is the null backend.
+            by_backend = {("null" if b is None else str(b)): dict(v or {})
+                          for b, v in (entry.get("by_backend") or {}).items()}
+            for backend, section in by_backend.items():
+                check_keys(f"{where}.by_backend.{backend}", section, KNOB_NAMES)
+                try:
+                    Knobs(**{**{k: v for k, v in entry.items() if k != "by_backend"}, **section})
+                except HarnessError as exc:
+                    raise HarnessError(f"{where}.by_backend.{backend}: {exc.message}", exc.fix) from None
+            if by_backend:
+                entry["by_backend"] = by_backend
+            try:
+                Knobs(**{k: v for k, v in entry.items() if k != "by_backend"})
+            except TypeError as exc:
+                raise HarnessError(f"{where}: {exc}") from None
+            except HarnessError as exc:
+                raise HarnessError(f"{where}: {exc.message}", exc.fix) from None
+            benchmarks[model][canonical] = entry
+    return System(str(data.get("name", path.stem)), str(data.get("description", "")), gpu, benchmarks, path)
+
+
+def normalize_scenario(text: str, where: str = "") -> str:
+    for scenario in SCENARIOS:
+        if text.strip().lower() == scenario.lower():
+            return scenario
+    prefix = f"{where}: " if where else ""
+    raise HarnessError(f"{prefix}unknown scenario '{text}'", "valid scenarios: offline, server")
+
+
+def system_names() -> list[str]:
+    return sorted(p.stem for p in (configs_dir() / "systems").glob("*.yaml"))
+
+
+def load_system(name: str) -> System:
+    path = configs_dir() / "systems" / f"{name}.yaml"
+    if not path.is_file():
+        raise HarnessError(f"unknown system '{name}'",
+                           "known systems: " + ", ".join(system_names()) + " (or SYSTEM=auto)")
+    return _parse(path)
+
+
+def all_systems() -> list[System]:
+    return [load_system(n) for n in system_names()]
+
+
+def match_system(host: HostInfo) -> System:
+    """SYSTEM=auto: the config for this machine, derived from the nearest known one if needed."""
+    systems = all_systems()
+    if not host.gpus:
+        cpu = [s for s in systems if s.gpu is None]
+        if not cpu:
+            raise HarnessError("no CPU system config (configs/systems/cpu.yaml) found")
+        return cpu[0]
+    gpu_name = host.gpus[0].name
+    count = len(host.gpus)
+    gpu_systems = [s for s in systems if s.gpu is not None]
+    same_model = [s for s in gpu_systems if s.gpu is not None and s.gpu.matches(gpu_name)]
+    for system in same_model:
+        if system.gpu is not None and system.gpu.count == count:
+            return system
+    if same_model:
+        base = min(same_model, key=lambda s: abs((s.gpu.count if s.gpu else 1) - count))
+        note = (f"no config for {count}x {gpu_name}: using {base.name} with target QPS scaled "
+                f"by {count}/{base.gpu.count if base.gpu else 1}")
+    else:
+        if not gpu_systems:
+            raise HarnessError("no GPU system configs in configs/systems/")
+        memory_gb = host.gpus[0].memory_mib / 1024
+        base = min(gpu_systems, key=lambda s: (abs((s.gpu.memory_gb if s.gpu else 0) - memory_gb),
+                                               abs((s.gpu.count if s.gpu else 1) - count)))
+        note = (f"unknown GPU '{gpu_name}': borrowing knobs from {base.name} (nearest GPU memory), "
+                f"target QPS scaled by GPU count; they are guesses: run `python -m harness search` "
+                f"or add configs/systems/{slug(gpu_name)}_x{count}.yaml")
+    assert base.gpu is not None
+    factor = count / base.gpu.count
+    requirement = GpuRequirement(gpu_name, re.escape(gpu_name), count, host.gpus[0].memory_mib / 1024)
+    stem = re.sub(r"_x\d+$", "", base.name) if same_model else slug(gpu_name)
+    return replace(base, name=f"{stem}_x{count}", gpu=requirement, derived_from=base.name,
+                   scale=factor, notes=(note,))
+
+
+def resolve_system(name: str, host: HostInfo) -> System:
+    if name.strip().lower() == "auto":
+        return match_system(host)
+    system = load_system(name.strip())
+    if system.gpu is not None:
+        if not host.gpus:
+            raise HarnessError(
+                f"system '{system.name}' expects {system.gpu.count}x {system.gpu.model}, but no GPU is visible",
+                "check nvidia-smi and CUDA_VISIBLE_DEVICES, or run SYSTEM=auto / SYSTEM=cpu",
+            )
+        if not system.gpu.matches(host.gpus[0].name) or len(host.gpus) != system.gpu.count:
+            system = replace(system, notes=system.notes + (
+                f"system '{system.name}' describes {system.gpu.count}x {system.gpu.model}; this machine has "
+                f"{len(host.gpus)}x {host.gpus[0].name}",))
+    return system
