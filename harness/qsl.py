@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
-from models.base import Dataset
+from models.base import Dataset, TensorSpec
 
 
 class SampleStore:
@@ -16,9 +17,14 @@ class SampleStore:
     part; ``gather`` runs on the hot path: one fancy-index per input tensor.
     """
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, inputs: Sequence[TensorSpec] = ()) -> None:
         self.dataset = dataset
         self.total_count = dataset.total_count
+        # Variable-length inputs: crop each batch on its sequence axis to the longest sample.
+        self.lengths = dataset.sample_lengths()
+        self._crop_axes = {spec.name: spec.sequence_axis for spec in inputs if spec.sequence_axis is not None}
+        if self.lengths is None:
+            self._crop_axes = {}
         self._slot_of = np.full(self.total_count, -1, dtype=np.int64)
         self._arrays: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -55,7 +61,24 @@ class SampleStore:
     # -- hot path -----------------------------------------------------------
     def gather(self, qsl_indices: np.ndarray) -> dict[str, np.ndarray]:
         slots = self._slot_of[qsl_indices]
-        return {name: array[slots] for name, array in self._arrays.items()}
+        if not self._crop_axes:
+            return {name: array[slots] for name, array in self._arrays.items()}
+        assert self.lengths is not None
+        longest = int(self.lengths[qsl_indices].max())
+        out = {}
+        for name, array in self._arrays.items():
+            axis = self._crop_axes.get(name)
+            if axis is None:
+                out[name] = array[slots]
+            else:  # gather rows, then keep the first `longest` positions of the sequence axis
+                out[name] = np.ascontiguousarray(array[slots].take(np.arange(longest), axis=axis))
+        return out
+
+    def order_by_length(self, qsl_indices: np.ndarray) -> np.ndarray:
+        """Permutation that sorts the given samples by length (identity for fixed-size models)."""
+        if self.lengths is None:
+            return np.arange(len(qsl_indices))
+        return np.argsort(self.lengths[qsl_indices], kind="stable")
 
     def example(self, count: int) -> dict[str, np.ndarray]:
         """A batch of the first loaded samples (for warm-up)."""

@@ -192,7 +192,7 @@ def _prepare(r: ResolvedRun) -> Prepared:
     info = backend.info()
     for note in info.notes:
         say(f"!! {note}")
-    samples = SampleStore(dataset)
+    samples = SampleStore(dataset, r.model.inputs)
     measured = None
     if backend.consumes_inputs:
         count = min(r.knobs.batch_size, dataset.total_count)
@@ -279,7 +279,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     samples, runners = prepared.samples, prepared.runners
     executor = BatchExecutor(samples, r.model.postprocess, prepared.backend.consumes_inputs,
                              lg.QuerySamplesComplete, lg.QuerySampleResponse)
-    sut = make_sut(s.scenario, runners, executor, r.knobs.batch_size, r.knobs.batch_timeout_us)
+    sut = make_sut(s.scenario, runners, executor, r.knobs.batch_size, r.knobs.batch_timeout_us, samples)
     settings = loadgen_settings.make_test_settings(plan, run_dir / "user.conf")
     sut_handle = lg.ConstructFastSUT(sut.issue, sut.flush)
     total = prepared.dataset.total_count

@@ -23,15 +23,30 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One network input or output: name, per-sample shape (no batch dim), numpy dtype."""
+    """One network input or output: name, per-sample shape (no batch dim), numpy dtype.
+
+    A dimension given as -1 in an *input* is a sequence axis: the dataset stores it
+    padded to ``max_shape`` and the harness crops each batch to the longest sample in
+    it (see ``Dataset.sample_lengths``).
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str
+    max_shape: tuple[int, ...] | None = None
+
+    @property
+    def full_shape(self) -> tuple[int, ...]:
+        return self.max_shape if self.max_shape is not None else self.shape
+
+    @property
+    def sequence_axis(self) -> int | None:
+        """Axis (counting the batch axis as 0) that is cropped per batch, if any."""
+        return self.shape.index(-1) + 1 if -1 in self.shape else None
 
     @property
     def sample_nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        return int(np.prod(self.full_shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,14 @@ class Dataset(abc.ABC):
     @abc.abstractmethod
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Return the network inputs for ``indices`` (first dim = len(indices))."""
+
+    def sample_lengths(self) -> np.ndarray | None:
+        """True sequence length of every sample (by QSL index) for models with a sequence axis.
+
+        When given, the Offline SUT orders each query by length before cutting batches, and
+        every batch's inputs are cropped on their sequence axis to the longest sample in it.
+        """
+        return None
 
     def describe(self) -> str:
         kind = "DEMO data" if self.is_demo else "dataset"

@@ -26,7 +26,7 @@ class NullBackend(Backend):
 
     def create_runner(self, device: str, stream_index: int) -> Runner:
         size = self.options.max_batch_size
-        outputs = {spec.name: np.zeros((size, *spec.shape), dtype=spec.dtype) for spec in self.model.outputs}
+        outputs = {spec.name: np.zeros((size, *spec.full_shape), dtype=spec.dtype) for spec in self.model.outputs}
         return NullRunner(outputs)
 
     def info(self) -> BackendInfo:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from harness.backends.base import Runner
+from harness.qsl import SampleStore
 from harness.scenarios.base import BatchExecutor
 from harness.scenarios.offline import OfflineSUT
 from harness.scenarios.server import ServerSUT
@@ -25,6 +26,6 @@ SUTS: dict[str, type] = {"Offline": OfflineSUT, "Server": ServerSUT}
 
 
 def make_sut(scenario: str, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
-             batch_timeout_us: int) -> SUT:
-    sut: SUT = SUTS[scenario](runners, executor, batch_size, batch_timeout_us)
+             batch_timeout_us: int, store: SampleStore | None = None) -> SUT:
+    sut: SUT = SUTS[scenario](runners, executor, batch_size, batch_timeout_us, store)
     return sut

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.backends.base import Runner
+from harness.qsl import SampleStore
 from harness.scenarios.base import BatchExecutor
 
 
@@ -16,8 +17,10 @@ class OfflineSUT:
     scenario = "Offline"
 
     def __init__(self, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
-                 batch_timeout_us: int = 0) -> None:
+                 batch_timeout_us: int = 0, store: SampleStore | None = None) -> None:
         self.executor = executor
+        # Variable-length models: sort the query by length so each batch pads to little.
+        self._store = store if store is not None and store.lengths is not None else None
         self.batch_size = batch_size
         self.issued = 0
         self._work: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
@@ -29,6 +32,10 @@ class OfflineSUT:
     # -- LoadGen callbacks (ConstructFastSUT) -------------------------------
     def issue(self, ids: list[int], indices: list[int]) -> None:
         qsl_indices = np.asarray(indices, dtype=np.int64)
+        if self._store is not None:
+            order = self._store.order_by_length(qsl_indices)
+            qsl_indices = qsl_indices[order]
+            ids = [ids[i] for i in order.tolist()]
         step = self.batch_size
         for start in range(0, len(ids), step):
             self._work.put((ids[start : start + step], qsl_indices[start : start + step]))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.backends.base import Runner
+from harness.qsl import SampleStore
 from harness.scenarios.base import BatchExecutor
 
 
@@ -61,7 +62,7 @@ class ServerSUT:
     scenario = "Server"
 
     def __init__(self, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
-                 batch_timeout_us: int) -> None:
+                 batch_timeout_us: int, store: SampleStore | None = None) -> None:
         self.executor = executor
         self.batcher = DynamicBatcher(batch_size, batch_timeout_us / 1e6)
         self.issued = 0
