@@ -32,11 +32,9 @@ class ResolvedRun:
     data_dir: Path
     demo: bool
     data_note: str
+    # The MLPerf benchmark name this run counts for (e.g. bert-99.9 when the user asked for it).
+    mlperf_model: str = ""
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def mlperf_model(self) -> str:
-        return self.model.mlperf_name()
 
 
 def _check_scenario(model_cls: type[ModelSpec], model_rules: ModelRules, scenario: str) -> None:
@@ -132,5 +130,7 @@ def resolve(spec: RunSpec) -> ResolvedRun:
     weights = _resolve_weights(spec, model_cls, backend_name, warnings)
     data_dir, demo, data_note = _resolve_data(spec, model_cls)
     model = model_cls(weights=weights)
+    asked = spec.model.strip().lower()
+    mlperf_model = asked if asked in model_cls.mlperf_names else model_cls.mlperf_names[0]
     return ResolvedRun(spec, model, rules, model_rules, host, system, backend_name, backend_reason, knobs,
-                       float(target_qps), data_dir, demo, data_note, warnings)
+                       float(target_qps), data_dir, demo, data_note, mlperf_model, warnings)
