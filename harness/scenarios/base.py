@@ -28,7 +28,7 @@ def pack_responses(ids: Sequence[int], responses: Responses, response_type: Any)
 class BatchExecutor:
     """Runs one batch on a runner and completes its samples with a single QuerySamplesComplete."""
 
-    def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray]], Responses],
+    def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray], np.ndarray], Responses],
                  consumes_inputs: bool, complete: CompleteFn, response_type: Any) -> None:
         self._store = store
         self._postprocess = postprocess
@@ -44,7 +44,7 @@ class BatchExecutor:
     def run(self, runner: Runner, ids: Sequence[int], qsl_indices: np.ndarray) -> None:
         inputs = self._store.gather(qsl_indices) if self._consumes_inputs else {}
         outputs = runner.infer(inputs, len(ids))
-        responses = self._postprocess(outputs)
+        responses = self._postprocess(outputs, qsl_indices)
         if len(responses) != len(ids):
             raise RuntimeError(f"postprocess returned {len(responses)} responses for {len(ids)} samples")
         packed = pack_responses(ids, responses, self._response_type)
