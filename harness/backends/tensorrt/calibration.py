@@ -44,7 +44,8 @@ def read_calibration_list(path: Path) -> list[str]:
 
 def match_calibration_list(names: Sequence[str], sample_ids: Sequence[str] | None, total_count: int,
                            list_name: str) -> CalibrationSet:
-    """QSL indices of the listed samples; when the dataset lacks them (demo data), the first ones, said loudly."""
+    """QSL indices of the listed samples. With at least half of them present, those; with fewer (demo data),
+    the dataset's first samples instead. Both fallbacks are said loudly."""
     found: list[int] = []
     if sample_ids is not None:
         position = {sample_id: i for i, sample_id in enumerate(sample_ids)}
@@ -52,13 +53,14 @@ def match_calibration_list(names: Sequence[str], sample_ids: Sequence[str] | Non
     if len(found) == len(names):
         return CalibrationSet(np.asarray(found, dtype=np.int64), f"MLPerf calibration list {list_name} "
                               f"({len(found)} samples)", True)
-    if found:
+    if len(found) * 2 >= len(names):
         note = (f"only {len(found)} of the {len(names)} samples in {list_name} are in this dataset: "
                 "calibrating on those (INT8 scales may differ from a full-list calibration)")
         return CalibrationSet(np.asarray(found, dtype=np.int64), f"{len(found)} samples of {list_name}", False,
                               (note,))
     count = min(len(names), total_count)
-    note = (f"none of the samples in {list_name} is in this dataset (demo data?): calibrating on its first "
+    note = (f"{len(found)} of the {len(names)} samples in {list_name} are in this dataset (demo data?): "
+            f"calibrating on its first "
             f"{count} samples; the INT8 engine's accuracy says nothing about a real calibration")
     return CalibrationSet(np.arange(count, dtype=np.int64), f"first {count} dataset samples (NOT the MLPerf list)",
                           False, (note,))
