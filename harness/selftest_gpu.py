@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -116,10 +116,11 @@ def _check_outputs(name: str, row: Row, samples: int, engine_dir: Path) -> None:
     store.load(list(range(count)))
     inputs = store.gather(np.arange(count))
     print(f"== {name}: {model.describe_weights()}; {dataset.describe()}; comparing {count} samples", flush=True)
-    common = {"device": "cuda", "max_batch_size": count, "streams_per_device": 1, "cache_dir": spec.cache_dir}
-    with TorchBackend(model, BackendOptions(precision="fp32", **common)).create_runner("cuda:0", 0) as runner:
+    torch_options = BackendOptions(device="cuda", precision="fp32", max_batch_size=count, cache_dir=spec.cache_dir)
+    with TorchBackend(model, torch_options).create_runner("cuda:0", 0) as runner:
         reference = runner.infer(inputs, count)
-    trt_backend = TensorRTBackend(model, BackendOptions(precision="fp16", engine_dir=engine_dir, **common))
+    trt_options = replace(torch_options, precision="fp16", engine_dir=engine_dir)
+    trt_backend = TensorRTBackend(model, trt_options)
     plan = trt_backend.plans[0]
     row.build = f"{plan.build_s:.1f} s" if plan.status != "reused" else "cached"
     with trt_backend.create_runner("cuda:0", 0) as runner:

@@ -66,9 +66,8 @@ def test_batches_are_whole() -> None:
     assert [b.tolist() for b in batches] == [list(range(10)), list(range(10, 20))]
     with pytest.raises(HarnessError, match="do not make one batch"):
         cal.calibration_batches(np.arange(3), 10)
-    assert cal.calibration_batch_size(2048, 500) == 10
-    assert cal.calibration_batch_size(4, 500) == 4
-    assert cal.calibration_batch_size(2048, 3) == 3
+    assert cal.calibration_batch_size(500) == 10
+    assert cal.calibration_batch_size(3) == 3
 
 
 def test_demo_imagenet_falls_back_loudly_and_digest_follows_the_data(demo_dataset: ImageNetDataset) -> None:

@@ -130,7 +130,7 @@ class TensorRTBackend(Backend):
         chosen = cal.calibration_set(self.model, dataset)
         self.notes.extend(chosen.notes)
         self.calibration_source = chosen.source
-        batch = cal.calibration_batch_size(self.options.max_batch_size, len(chosen.indices))
+        batch = cal.calibration_batch_size(len(chosen.indices))
         batches = cal.calibration_batches(chosen.indices, batch)
         digest = cal.calibration_digest(chosen, dataset, batch)
         cache_path = calibration_cache_path(self.options.engine_dir, self.model.name, self.onnx_sha256, digest)

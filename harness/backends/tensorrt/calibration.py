@@ -88,8 +88,10 @@ def calibration_batches(indices: np.ndarray, batch_size: int) -> list[np.ndarray
     return [indices[i * batch_size : (i + 1) * batch_size] for i in range(full)]
 
 
-def calibration_batch_size(max_batch: int, sample_count: int) -> int:
-    return max(1, min(DEFAULT_CALIBRATION_BATCH, max_batch, sample_count))
+def calibration_batch_size(sample_count: int) -> int:
+    """Calibration has its own optimization profile, so its batch does not depend on the run's batch
+    size: the same samples in the same batches give one calibration cache for every engine."""
+    return max(1, min(DEFAULT_CALIBRATION_BATCH, sample_count))
 
 
 def calibration_digest(cal: CalibrationSet, dataset: Dataset, batch_size: int) -> str:
