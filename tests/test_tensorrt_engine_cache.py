@@ -21,10 +21,11 @@ def key(**changes: Any) -> EngineKey:
 
 def test_every_field_changes_the_digest() -> None:
     digests = {key().digest()}
-    for change in [{"model": "bert"}, {"onnx_sha256": "ef" * 32}, {"precision": "fp16"},
+    changes: list[dict[str, Any]] = [{"model": "bert"}, {"onnx_sha256": "ef" * 32}, {"precision": "fp16"},
                    {"profiles": PROFILE * 2}, {"gpu_name": "NVIDIA A100-SXM4-80GB"}, {"compute_capability": "8.0"},
                    {"tensorrt_version": "10.3.0"}, {"workspace_mib": None}, {"builder_optimization_level": 5},
-                   {"calibration": ""}]:
+                   {"calibration": ""}]
+    for change in changes:
         digests.add(key(**change).digest())
     assert len(digests) == 11
     assert key().digest() == key().digest()
