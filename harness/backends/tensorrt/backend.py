@@ -82,6 +82,7 @@ class TensorRTBackend(Backend):
         self._calibration: tuple[str, CalibrationFactory] | None = self._calibration_factory()
         self._plan_bytes: dict[tuple[str, str], bytes] = {}
         self._engines: dict[int, trt.ICudaEngine] = {}
+        self._runtimes: dict[int, trt.Runtime] = {}  # a runtime must outlive the engines it deserialized
         self._samples: dict[int, DeviceSamples] = {}
         self._runner_stats: list[Any] = []
         for kind in self._kinds():
@@ -211,7 +212,8 @@ class TensorRTBackend(Backend):
             data = self._plan_bytes[(kind.name, kind.compute_capability)]
             with self._torch.cuda.device(index):
                 logger.take()
-                engine = self.trt.Runtime(logger).deserialize_cuda_engine(data)
+                runtime = self._runtimes.setdefault(index, self.trt.Runtime(logger))
+                engine = runtime.deserialize_cuda_engine(data)
             if engine is not None:
                 self._engines[index] = engine
                 return engine
