@@ -9,6 +9,7 @@ maps the MLPerf convention onto theirs before conv1.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ def export_onnx(module: nn.Module, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.onnx")
     example = torch.from_numpy(np.zeros((1, 3, 224, 224), dtype=np.uint8))
-    with torch.inference_mode():
+    # The TorchScript exporter writes one self-contained file and needs no onnxscript.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             module,
             (example,),
