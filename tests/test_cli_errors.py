@@ -58,7 +58,7 @@ def test_a_scenario_the_model_lacks() -> None:
 
 def test_missing_dataset_directory_says_how_to_get_one(workdir: Path) -> None:
     _fails(run_cli([*BASE, "--data-dir", str(workdir / "imagenet")], workdir),
-           "dataset directory", "not found", "scripts/prepare_imagenet.sh", "--demo")
+           "dataset directory", "not found", "python scripts/prepare_imagenet.py", "--demo")
     assert not (workdir / "results").exists()
 
 
@@ -74,7 +74,7 @@ def test_corrupt_image_names_it_and_writes_no_run(workdir: Path) -> None:
 def test_missing_weights_file(workdir: Path) -> None:
     _fails(run_cli(["run", "--model", "resnet50", "--scenario", "offline", "--backend", "torch",
                     "--weights", "resnet50-missing.pth"], workdir),
-           "weights file resnet50-missing.pth not found", "scripts/fetch_resnet50_weights.sh")
+           "weights file resnet50-missing.pth not found", "python scripts/fetch_resnet50_weights.py")
 
 
 def test_mistyped_config_key_names_key_and_file(workdir: Path) -> None:
