@@ -23,8 +23,8 @@ V41_SEEDS = {"effective_qsl_rng_seed": 3066443479025735752,
 # Short runs that are still VALID: Offline issues exactly min_query_count samples when min_duration is 0.
 # Server needs 459+ queries for LoadGen's early stopping at p99 with none over the bound. ResNet50 on two
 # CPU cores does ~15 samples/s, so the real backends get queries faster than they can serve them and a
-# bound (300 s) loose enough for the queue even on a busy machine: the run then lasts ~470 / throughput seconds, whatever the load
-# on the machine, and every batch is a full one through the dynamic batcher.
+# bound (300 s) loose enough for the queue even on a busy machine: the run then lasts ~470 / throughput
+# seconds, and every batch is a full one through the dynamic batcher.
 _SERVER_CPU = ["--min-duration-ms", "0", "--min-query-count", "470", "--target-qps", "40",
                "--target-latency-ms", "300000", "--batch-size", "8"]
 PERF_ARGS = {
