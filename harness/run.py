@@ -226,7 +226,7 @@ def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
     return loadgen_settings.plan_run(
         r.rules, r.model_rules, s.scenario, s.mode, target_qps, prepared.dataset.total_count, fast=s.fast,
         demo=r.demo, min_duration_ms=s.min_duration_ms, min_query_count=s.min_query_count,
-        target_latency_ms=s.target_latency_ms)
+        target_latency_ms=s.target_latency_ms, server_coalesce_queries=r.knobs.server_coalesce_queries)
 
 
 def _new_record(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.LoadGenPlan, run_id: str) -> RunRecord:

@@ -42,6 +42,8 @@ class RunSpec:
     rules_round: str = "v4.1"
     demo_samples: int | None = None
     strict: bool = False
+    # "knob=value" overrides of the system config (validated against the Knobs fields).
+    knob_overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenario", normalize_scenario(self.scenario))

@@ -28,6 +28,8 @@ class Knobs:
     server_target_qps: float | None = None
     precision: str = "fp32"
     channels_last: bool = False
+    # Server: let LoadGen hand over every query already due in one call (LoadGen's server_coalesce_queries).
+    server_coalesce_queries: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -48,6 +50,32 @@ class Knobs:
 
 
 KNOB_NAMES = frozenset(f.name for f in fields(Knobs))
+
+
+def apply_overrides(knobs: Knobs, overrides: tuple[str, ...] | list[str]) -> Knobs:
+    """Apply "name=value" strings (from --set) with the field's type; unknown names are refused."""
+    import yaml
+
+    changes: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Knobs)}
+    for item in overrides:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise HarnessError(f"--set {item!r}: expected KNOB=VALUE")
+        if name not in KNOB_NAMES:
+            raise HarnessError(f"--set: unknown knob '{name}'", "knobs: " + ", ".join(sorted(KNOB_NAMES)))
+        value = yaml.safe_load(raw)
+        expected = str(types[name])
+        if "bool" in expected and not isinstance(value, bool):
+            raise HarnessError(f"--set {name}: expected true or false, got {raw!r}")
+        if ("int" in expected or "float" in expected) and "bool" not in expected and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise HarnessError(f"--set {name}: expected a number, got {raw!r}")
+        if expected == "int" and isinstance(value, float):
+            raise HarnessError(f"--set {name}: expected an integer, got {raw!r}")
+        changes[name] = str(value) if expected == "str" else value
+    return replace(knobs, **changes)
 _TOP_KEYS = frozenset({"name", "description", "gpu", "benchmarks"})
 _GPU_KEYS = frozenset({"model", "match", "count", "memory_gb"})
 
