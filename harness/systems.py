@@ -52,12 +52,42 @@ class Knobs:
 KNOB_NAMES = frozenset(f.name for f in fields(Knobs))
 
 
+def _parse_knob(name: str, raw: str, expected: str) -> Any:
+    text = raw.strip()
+    if "bool" in expected:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise HarnessError(f"--set {name}: expected true or false, got {raw!r}")
+    if "None" in expected and text.lower() in ("none", "null", ""):
+        return None
+    if "int" in expected:
+        try:
+            return int(text)
+        except ValueError:
+            kind = "an integer" if _is_number(text) else "a number"
+            raise HarnessError(f"--set {name}: expected {kind}, got {raw!r}") from None
+    if "float" in expected:
+        if not _is_number(text):
+            raise HarnessError(f"--set {name}: expected a number, got {raw!r}")
+        return float(text)
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def apply_overrides(knobs: Knobs, overrides: tuple[str, ...] | list[str]) -> Knobs:
     """Apply "name=value" strings (from --set) with the field's type; unknown names are refused."""
-    import yaml
-
     changes: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(Knobs)}
+    types = {f.name: str(f.type) for f in fields(Knobs)}
     for item in overrides:
         name, sep, raw = item.partition("=")
         name = name.strip()
@@ -65,17 +95,10 @@ def apply_overrides(knobs: Knobs, overrides: tuple[str, ...] | list[str]) -> Kno
             raise HarnessError(f"--set {item!r}: expected KNOB=VALUE")
         if name not in KNOB_NAMES:
             raise HarnessError(f"--set: unknown knob '{name}'", "knobs: " + ", ".join(sorted(KNOB_NAMES)))
-        value = yaml.safe_load(raw)
-        expected = str(types[name])
-        if "bool" in expected and not isinstance(value, bool):
-            raise HarnessError(f"--set {name}: expected true or false, got {raw!r}")
-        if ("int" in expected or "float" in expected) and "bool" not in expected and (
-                isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise HarnessError(f"--set {name}: expected a number, got {raw!r}")
-        if expected == "int" and isinstance(value, float):
-            raise HarnessError(f"--set {name}: expected an integer, got {raw!r}")
-        changes[name] = str(value) if expected == "str" else value
+        changes[name] = _parse_knob(name, raw, types[name])
     return replace(knobs, **changes)
+
+
 _TOP_KEYS = frozenset({"name", "description", "gpu", "benchmarks"})
 _GPU_KEYS = frozenset({"model", "match", "count", "memory_gb"})
 
