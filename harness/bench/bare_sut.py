@@ -1,6 +1,7 @@
 """The fastest LoadGen SUT the Python API allows: the yardstick for the harness's own overhead.
 
-ConstructFastSUT, every query completed at once from one preallocated response buffer, Offline
+ConstructFastSUT, every query completed at once inside the issue callback, with QuerySampleResponse
+objects built once and only their ids set per call (one preallocated response buffer), Offline
 completions batched 4096 samples per QuerySamplesComplete call. Run as
 `python -m harness.bench.bare_sut <scenario> <target_qps> <min_duration_ms> <min_query_count> <outdir>`
 (one LoadGen test per process). Prints the detail-log results as JSON.
@@ -34,12 +35,15 @@ def run_bare(scenario: str, target_qps: float, min_duration_ms: int, min_query_c
     settings = make_test_settings(plan, outdir / "user.conf")
     buffer = np.zeros(COMPLETE_CHUNK * RESPONSE_BYTES, dtype=np.uint8)
     base = buffer.__array_interface__["data"][0]
-    response = lg.QuerySampleResponse
+    pool = [lg.QuerySampleResponse(0, base + k * RESPONSE_BYTES, RESPONSE_BYTES) for k in range(COMPLETE_CHUNK)]
     complete = lg.QuerySamplesComplete
 
     def issue(ids: list[int], indices: list[int]) -> None:
         for start in range(0, len(ids), COMPLETE_CHUNK):
-            complete([response(i, base, RESPONSE_BYTES) for i in ids[start:start + COMPLETE_CHUNK]])
+            chunk = ids[start:start + COMPLETE_CHUNK]
+            for response, sample_id in zip(pool, chunk):
+                response.id = sample_id
+            complete(pool[:len(chunk)])
 
     sut = lg.ConstructFastSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(sample_count, sample_count, lambda indices: None, lambda indices: None)
