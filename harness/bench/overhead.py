@@ -17,30 +17,12 @@ import platform
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.config import PROJECT_ROOT
 from harness.devices import detect_host
-
-
-@dataclass
-class Probe:
-    qps: float
-    valid: bool
-    value: float | None
-    p99_ms: float | None
-
-
-@dataclass
-class Search:
-    probes: list[Probe] = field(default_factory=list)
-
-    @property
-    def best(self) -> Probe | None:
-        valid = [p for p in self.probes if p.valid]
-        return max(valid, key=lambda p: p.qps) if valid else None
+from harness.search import Probe, SearchResult, find_highest_valid
 
 
 def _env() -> dict[str, str]:
@@ -88,28 +70,10 @@ def _probe(kind: str, qps: float, args: argparse.Namespace, work: Path, n: int) 
     return probe
 
 
-def search_server(kind: str, args: argparse.Namespace, work: Path) -> Search:
-    """Grow the target by x1.5 while VALID, then bisect between the last VALID and first INVALID target."""
-    search = Search()
-    qps = args.server_start_qps
-    low, high = 0.0, None
-    while len(search.probes) < args.max_probes:
-        probe = _probe(kind, qps, args, work, len(search.probes))
-        search.probes.append(probe)
-        if probe.valid:
-            low = qps
-        else:
-            high = qps
-        if high is None:
-            qps = qps * 1.5
-        else:
-            if low == 0.0:
-                qps = qps / 2
-            elif high / low < 1.08:
-                break
-            else:
-                qps = (low + high) / 2
-    return search
+def search_server(kind: str, args: argparse.Namespace, work: Path) -> SearchResult:
+    counter = iter(range(1000))
+    return find_highest_valid(lambda qps: _probe(kind, qps, args, work, next(counter)), args.server_start_qps,
+                              args.max_probes, tolerance=0.08)
 
 
 def offline(kind: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
