@@ -26,7 +26,7 @@ TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness engines generate_engines selftest-gpu test lint typecheck clean
+.PHONY: venv run run_harness engines generate_engines selftest-gpu test lint typecheck clean bench-overhead
 
 venv: $(STAMP)
 
@@ -59,6 +59,10 @@ $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==$(TRT_STUBS_VERSION)
 	$(PY) scripts/patch_tensorrt_stubs.py
 	@touch $@
+
+# A benchmark, not a test: bare LoadGen SUT vs the harness (null backend), ratios printed.
+bench-overhead: $(STAMP)
+	$(PY) -m harness bench-overhead $(RUN_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check harness models tests scripts
