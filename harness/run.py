@@ -186,9 +186,7 @@ def execute(spec: RunSpec) -> int:
 def _prepare(r: ResolvedRun) -> Prepared:
     s = r.spec
     dataset = r.model.open_dataset(r.data_dir, s.cache_dir / "preprocessed")
-    options = BackendOptions(device=s.device, precision=r.knobs.precision, channels_last=r.knobs.channels_last,
-                             max_batch_size=r.knobs.batch_size, streams_per_device=r.knobs.streams_per_device,
-                             cache_dir=s.cache_dir)
+    options = backend_options(r, dataset)
     backend = backend_class(r.backend_name)(r.model, options)
     runners = backend.runners()
     info = backend.info()
@@ -212,6 +210,15 @@ def _prepare(r: ResolvedRun) -> Prepared:
         say(f"   warm-up: {len(runners)} runner(s) on {', '.join(info.devices)} in {warm_s:.1f} s; "
             f"batches of {count} suggest ~{measured:,.1f} samples/s")
     return Prepared(dataset, backend, runners, samples, info, measured)
+
+
+def backend_options(r: ResolvedRun, dataset: Dataset) -> BackendOptions:
+    s, k = r.spec, r.knobs
+    return BackendOptions(device=s.device, precision=k.precision, channels_last=k.channels_last,
+                          max_batch_size=k.batch_size, streams_per_device=k.streams_per_device,
+                          cache_dir=s.cache_dir, engine_dir=s.cache_dir.parent / "engines",
+                          workspace_mib=k.workspace_mib, builder_optimization_level=k.builder_optimization_level,
+                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device, dataset=dataset)
 
 
 def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:

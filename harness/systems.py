@@ -28,6 +28,11 @@ class Knobs:
     server_target_qps: float | None = None
     precision: str = "fp32"
     channels_last: bool = False
+    # TensorRT engine build and execution (other backends ignore them).
+    workspace_mib: int | None = None  # builder workspace limit; None = TensorRT's default (all GPU memory)
+    builder_optimization_level: int | None = None  # 0..5; None = TensorRT's default (3)
+    use_cuda_graphs: bool = False  # one CUDA graph per batch size (NVIDIA's use_graphs)
+    start_from_device: bool = False  # performance samples preloaded into each GPU's memory
     # Server: let LoadGen hand over every query already due in one call (LoadGen's server_coalesce_queries).
     server_coalesce_queries: bool = False
 
@@ -40,6 +45,15 @@ class Knobs:
             raise HarnessError(f"batch_timeout_us must be >= 0, got {self.batch_timeout_us}")
         if self.precision not in PRECISIONS:
             raise HarnessError(f"precision '{self.precision}' unknown", "use one of " + ", ".join(PRECISIONS))
+        for name in ("channels_last", "use_cuda_graphs", "start_from_device"):
+            if not isinstance(getattr(self, name), bool):
+                raise HarnessError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.workspace_mib is not None and (isinstance(self.workspace_mib, bool)
+                                               or not isinstance(self.workspace_mib, int) or self.workspace_mib < 1):
+            raise HarnessError(f"workspace_mib must be a positive integer (MiB), got {self.workspace_mib!r}")
+        level = self.builder_optimization_level
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 5):
+            raise HarnessError(f"builder_optimization_level must be an integer 0..5, got {level!r}")
 
     def scaled(self, factor: float) -> "Knobs":
         return replace(

@@ -83,8 +83,10 @@ class BatchExecutor:
 
     def run(self, runner: Runner, ids: Sequence[int], qsl_indices: np.ndarray,
             packer: ResponsePacker | None = None) -> None:
-        inputs = self._store.gather(qsl_indices) if self._consumes_inputs else {}
-        outputs = runner.infer(inputs, len(ids))
+        if self._consumes_inputs:
+            outputs = runner.infer_samples(self._store, qsl_indices, len(ids))
+        else:
+            outputs = runner.infer({}, len(ids))
         responses = self._postprocess(outputs)
         if len(responses) != len(ids):
             raise RuntimeError(f"postprocess returned {len(responses)} responses for {len(ids)} samples")
