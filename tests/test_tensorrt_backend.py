@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from harness.backends import backend_class, choose_auto
+from harness.backends.device_samples import DeviceSamples
 from harness.backends.tensorrt import diagnose, loader
-from harness.backends.tensorrt.device_samples import DeviceSamples
 from harness.devices import GpuInfo, HostInfo
 from harness.errors import HarnessError
 from harness.qsl import SampleStore

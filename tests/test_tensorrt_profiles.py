@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from harness.backends.device_samples import graph_batch_sizes, pick_graph_size
 from harness.backends.tensorrt.profiles import (
     InputProfile,
     buffer_elements,
     check_network_input,
     dtype_name,
     engine_profiles,
-    graph_batch_sizes,
     input_profiles,
-    pick_graph_size,
     profile_key,
     rows_elements,
 )

@@ -23,8 +23,8 @@ from models.base import ModelSpec
 if TYPE_CHECKING:  # pragma: no cover
     import tensorrt as trt
 
+    from harness.backends.device_samples import DeviceSamples
     from harness.backends.tensorrt.builder import CalibrationFactory
-    from harness.backends.tensorrt.device_samples import DeviceSamples
 
 
 def say(text: str) -> None:
@@ -235,7 +235,7 @@ class TensorRTBackend(Backend):
         index = int(device.split(":")[1])
         samples = None
         if self.options.start_from_device:
-            from harness.backends.tensorrt.device_samples import DeviceSamples
+            from harness.backends.device_samples import DeviceSamples
 
             crop = {s.name: s.sequence_axis for s in self.model.inputs if s.sequence_axis is not None}
             samples = self._samples.setdefault(index, DeviceSamples(device, crop))

@@ -88,27 +88,6 @@ def check_network_input(graph_name: str, network_shape: Sequence[int], profile: 
                 f"{dim} in the system config" if axis == 0 else "re-export the ONNX model with a dynamic axis")
 
 
-def graph_batch_sizes(max_batch: int) -> list[int]:
-    """Batch sizes that get a CUDA graph: powers of two below max_batch, and max_batch.
-
-    A batch of n runs the graph of the smallest size >= n (rows past n are ignored), so a few
-    graphs cover every size with at most 2x padding.
-    """
-    sizes = []
-    size = 1
-    while size < max_batch:
-        sizes.append(size)
-        size *= 2
-    sizes.append(max_batch)
-    return sizes
-
-
-def pick_graph_size(sizes: Sequence[int], count: int) -> int | None:
-    """The smallest captured batch size that holds ``count`` samples (None if none does)."""
-    fitting = [s for s in sizes if s >= count]
-    return min(fitting) if fitting else None
-
-
 # TensorRT DataType member name -> numpy dtype name (torch has a dtype attribute of the same name).
 # Engine inputs and outputs travel through numpy on the host, so bf16 / fp8 I/O is not offered:
 # those precisions live inside the engine, behind float32 or float16 I/O.

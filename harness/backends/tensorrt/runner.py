@@ -13,14 +13,8 @@ import tensorrt as trt
 import torch
 
 from harness.backends.base import Runner
-from harness.backends.tensorrt.device_samples import DeviceSamples
-from harness.backends.tensorrt.profiles import (
-    buffer_elements,
-    dtype_name,
-    graph_batch_sizes,
-    pick_graph_size,
-    rows_elements,
-)
+from harness.backends.device_samples import DeviceSamples, graph_batch_sizes, pick_graph_size
+from harness.backends.tensorrt.profiles import buffer_elements, dtype_name, rows_elements
 from harness.errors import HarnessError
 from models.base import TensorSpec
 

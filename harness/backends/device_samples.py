@@ -1,11 +1,17 @@
-"""start_from_device: the performance samples LoadGen loaded, copied once into a GPU's memory, and
-gathered per batch there, so no host-to-device copy sits on the timed path (NVIDIA's
-start_from_device). One instance per GPU, shared by that GPU's runners. Needs torch only."""
+"""Pieces the CUDA backends (torch, tensorrt) share.
+
+DeviceSamples - start_from_device: the performance samples LoadGen loaded, copied once into a GPU's
+memory and gathered per batch there, so no host-to-device copy sits on the timed path (NVIDIA's
+start_from_device). One instance per GPU, shared by that GPU's runners. Needs torch only.
+
+graph_batch_sizes / pick_graph_size - the batch sizes that get a CUDA graph (or a compiled shape),
+and which one a batch runs with.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,3 +63,24 @@ class DeviceSamples:
                 rows = rows.narrow(axis, 0, longest)
             out[name] = rows
         return out
+
+
+def graph_batch_sizes(max_batch: int) -> list[int]:
+    """Batch sizes that get a CUDA graph: powers of two below max_batch, and max_batch.
+
+    A batch of n runs the graph of the smallest size >= n (rows past n are ignored), so a few
+    graphs cover every size with at most 2x padding.
+    """
+    sizes = []
+    size = 1
+    while size < max_batch:
+        sizes.append(size)
+        size *= 2
+    sizes.append(max_batch)
+    return sizes
+
+
+def pick_graph_size(sizes: Sequence[int], count: int) -> int | None:
+    """The smallest captured batch size that holds ``count`` samples (None if none does)."""
+    fitting = [s for s in sizes if s >= count]
+    return min(fitting) if fitting else None
