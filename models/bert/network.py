@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,9 @@ def export_onnx(module: nn.Module, path: Path) -> None:
     mask[1, length // 2:] = 0  # trace the padded case: the mask must stay in the graph
     example = tuple(torch.from_numpy(a) for a in (ids, mask, segments))
     axes = {name: {0: "batch", 1: "seq"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
-    with torch.inference_mode():
+    # The tracer warns about transformers' shape checks; the padded example keeps the mask path traced.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(module, example, str(partial), input_names=list(INPUT_NAMES),
                           output_names=list(OUTPUT_NAMES), dynamic_axes=axes, opset_version=17, dynamo=False)
     partial.replace(path)
