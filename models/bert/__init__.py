@@ -55,8 +55,8 @@ class Bert(ModelSpec):
     inputs = tuple(TensorSpec(n, (-1,), "int64", max_shape=(MAX_SEQ_LENGTH,)) for n in INPUT_NAMES)
     outputs = tuple(TensorSpec(n, (-1,), "float32", max_shape=(MAX_SEQ_LENGTH,)) for n in OUTPUT_NAMES)
     data_subdir = "squad"
-    fetch_hint = "scripts/fetch_squad.sh (SQuAD v1.1 dev-v1.1.json + the uncased vocab.txt)"
-    weights_hint = "scripts/fetch_bert_weights.sh"
+    fetch_hint = "python scripts/fetch_squad.py (SQuAD v1.1 dev-v1.1.json + the uncased vocab.txt)"
+    weights_hint = "python scripts/fetch_bert_weights.py"
     default_weights = {"torch": "bert/model.pytorch", "onnx": "bert/model.onnx"}
     demo_sample_count = 256
 

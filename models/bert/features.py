@@ -78,7 +78,7 @@ def split_paragraph(text: str) -> list[str]:
 
 def _bad_json(path: Path, what: str) -> HarnessError:
     return HarnessError(f"{path} is not a SQuAD v1.1 file: {what}",
-                        "use dev-v1.1.json from the SQuAD site (scripts/fetch_squad.sh)")
+                        "use dev-v1.1.json from the SQuAD site (python scripts/fetch_squad.py)")
 
 
 def read_squad_examples(path: Path) -> list[SquadExample]:
@@ -87,7 +87,7 @@ def read_squad_examples(path: Path) -> list[SquadExample]:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
     except FileNotFoundError:
-        raise HarnessError(f"{path} not found", "scripts/fetch_squad.sh downloads dev-v1.1.json") from None
+        raise HarnessError(f"{path} not found", "python scripts/fetch_squad.py downloads dev-v1.1.json") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _bad_json(path, f"it does not parse as JSON ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):

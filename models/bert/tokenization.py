@@ -30,17 +30,17 @@ def load_vocab(path: Path) -> dict[str, int]:
         lines = path.read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         raise HarnessError(f"vocabulary {path} not found",
-                           "scripts/fetch_squad.sh puts vocab.txt next to dev-v1.1.json") from None
+                           "python scripts/fetch_squad.py puts vocab.txt next to dev-v1.1.json") from None
     except UnicodeDecodeError as exc:
         raise HarnessError(f"vocabulary {path} is not UTF-8 text ({exc})",
-                           "use the uncased BERT vocab.txt (scripts/fetch_squad.sh)") from None
+                           "use the uncased BERT vocab.txt (python scripts/fetch_squad.py)") from None
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line
     vocab = {token: index for index, token in enumerate(lines)}
     missing = [t for t in SPECIAL_TOKENS if t not in vocab]
     if missing:
         raise HarnessError(f"{path} is not a BERT vocabulary: it lacks {', '.join(missing)}",
-                           "use the uncased BERT vocab.txt (scripts/fetch_squad.sh)")
+                           "use the uncased BERT vocab.txt (python scripts/fetch_squad.py)")
     return vocab
 
 
