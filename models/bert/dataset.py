@@ -1,7 +1,7 @@
 """SQuAD v1.1 dev set as MLPerf uses it: dev-v1.1.json + the uncased vocab.txt in one folder.
 
-The first open tokenizes every question into features (pure Python, about a minute for
-the real file) and caches them as arrays keyed by the two files' contents; later opens
+The first open tokenizes every question into features (pure Python, under a minute for
+a file the real one's size) and caches them as arrays keyed by the two files' contents; later opens
 load the arrays. The QSL holds int64 input_ids / input_mask / segment_ids of 384 positions
 per feature; the true length of each feature drives length-sorted, cropped batches.
 """
