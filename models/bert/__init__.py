@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,9 +110,9 @@ class Bert(ModelSpec):
             return self._given_onnx(self.weights, cache_dir)
         from models.bert import network
 
-        tag = (f"{self.shape.name}-random-seed{self.seed}" if self.weights is None
-               else f"{self.shape.name}-{file_sha256(self.weights)[:16]}")
-        path = cache_dir / "onnx" / f"bert-{tag}.onnx"
+        source = f"random-seed{self.seed}" if self.weights is None else file_sha256(self.weights)[:16]
+        # transformers' version is in the name: a new one may trace a different graph.
+        path = cache_dir / "onnx" / f"bert-{self.shape.name}-{source}-tf{version('transformers')}.onnx"
         if not path.is_file():
             network.export_onnx(self.torch_module(), path)
         self.onnx_source = "exported from " + self.describe_weights()
