@@ -52,7 +52,7 @@ def packaged_vocab() -> Path:
 
 def _word_pool(vocab: dict[str, int]) -> list[str]:
     words = [t for t in vocab if t.isascii() and t.isalpha() and len(t) >= 3 and not t.startswith("##")]
-    return words[1000:]  # skip the reserved [unusedN] area's neighbours and the rarest-first oddities
+    return words[1000:]  # without the 1000 commonest words, which would crowd every sentence
 
 
 class _Writer:
