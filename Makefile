@@ -20,7 +20,7 @@ RUN_ARGS ?=
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness test lint typecheck clean
+.PHONY: venv run run_harness test lint typecheck clean bench-overhead
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ run: $(STAMP)
 
 run_harness: $(STAMP)
 	$(PY) -m harness run_harness $(RUN_ARGS)
+
+# A benchmark, not a test: bare LoadGen SUT vs the harness (null backend), ratios printed.
+bench-overhead: $(STAMP)
+	$(PY) -m harness bench-overhead $(RUN_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check harness models tests scripts

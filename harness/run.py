@@ -25,6 +25,7 @@ from harness.results import store
 from harness.results.explain import judge_performance
 from harness.results.logparse import latency_summary_ns, parse_detail_log
 from harness.results.record import (
+    STATUS_ABORTED,
     STATUS_COMPLETE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
@@ -41,6 +42,7 @@ from models.base import Dataset
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 3
+EXIT_ABORTED = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -226,7 +228,7 @@ def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
     return loadgen_settings.plan_run(
         r.rules, r.model_rules, s.scenario, s.mode, target_qps, prepared.dataset.total_count, fast=s.fast,
         demo=r.demo, min_duration_ms=s.min_duration_ms, min_query_count=s.min_query_count,
-        target_latency_ms=s.target_latency_ms)
+        target_latency_ms=s.target_latency_ms, server_coalesce_queries=r.knobs.server_coalesce_queries)
 
 
 def _new_record(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.LoadGenPlan, run_id: str) -> RunRecord:
@@ -289,6 +291,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     started = time.monotonic()
     thread = _start_test(sut_handle, qsl_handle, settings, loadgen_settings.log_settings(run_dir, s.mode),
                          run_dir / "audit.config")
+    behind_limit = s.abort_when_behind_s if s.scenario == "Server" and s.mode == "performance" else None
     while thread.is_alive():
         thread.join(0.2)
         progress.tick()
@@ -297,6 +300,17 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
             _abort(record, run_dir, STATUS_FAILED, executor.error_text)
             say(f"!! the backend failed during the run:\n{executor.error_text}")
             _hard_exit(EXIT_FAILED)
+        if behind_limit is not None:
+            backlog = sut.issued - executor.completed
+            if backlog / plan.target_qps > behind_limit:
+                progress.finish()
+                why = (f"clearly INVALID: {backlog:,} queries waiting, {backlog / plan.target_qps:.1f} s of work "
+                       f"at {plan.target_qps:,.0f} queries/s (--abort-when-behind {behind_limit:g})")
+                record.result = {"valid": False, "value": None, "unit": "queries/s", "aborted": True,
+                                 "explanation": [why]}
+                _abort(record, run_dir, STATUS_ABORTED, why)
+                say(f"!! run stopped early, {why}")
+                _hard_exit(EXIT_ABORTED)
     progress.finish()
     elapsed = time.monotonic() - started
     sut.stop()
