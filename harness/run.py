@@ -85,7 +85,7 @@ def _banner(r: ResolvedRun) -> None:
         f"backend {r.backend_name} ({r.backend_reason})")
     if r.demo:
         say(f"!! {r.data_note}")
-        say("!! demo data: accuracy is meaningless (random labels) and throughput is not comparable")
+        say("!! demo data: its accuracy means nothing and its throughput is not comparable with MLPerf results")
     if r.model.uses_random_weights and r.backend_name != "null":
         say(f"!! {r.model.describe_weights()}: {r.model.weights_hint} fetches the real ones")
     for warning in r.warnings:
