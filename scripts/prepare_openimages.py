@@ -18,7 +18,7 @@ The result is the layout the harness reads (``--data-dir DIR`` or $MLPERF_DATA_D
 (models/retinanet/calibration/openimages_cal_images_list.txt, from the train split) into
 DIR/calibration/data.
 
-    python scripts/prepare_openimages.py --dataset-dir data/openimages
+    python scripts/prepare_openimages.py                 # into $MLPERF_DATA_DIR/openimages (default data/openimages)
 """
 
 from __future__ import annotations
@@ -31,22 +31,37 @@ import time
 import urllib.request
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
 
 from models.retinanet.classes import MLPERF_CLASSES  # noqa: E402
+from scripts.download import DownloadError, data_root, download  # noqa: E402
 
-BOXES_URL = "https://storage.googleapis.com/openimages/v5/validation-annotations-bbox.csv"
-CLASSES_URL = "https://storage.googleapis.com/openimages/v5/class-descriptions-boxable.csv"
-IMAGE_URL = "https://open-images-dataset.s3.amazonaws.com/{split}/{image_id}.jpg"
 CALIBRATION_LIST = ROOT / "models" / "retinanet" / "calibration" / "openimages_cal_images_list.txt"
 
 
-def download(url: str, dest: Path, attempts: int = 3) -> None:
-    """Fetch url into dest (atomically); an existing dest is kept."""
+@dataclass(frozen=True)
+class Sources:
+    """Where the files come from; a mirror (--base-url) serves them all under one root."""
+
+    boxes: str = "https://storage.googleapis.com/openimages/v5/validation-annotations-bbox.csv"
+    classes: str = "https://storage.googleapis.com/openimages/v5/class-descriptions-boxable.csv"
+    image: str = "https://open-images-dataset.s3.amazonaws.com/{split}/{image_id}.jpg"
+
+    @classmethod
+    def mirror(cls, base_url: str) -> "Sources":
+        base = base_url.rstrip("/")
+        return cls(f"{base}/validation-annotations-bbox.csv", f"{base}/class-descriptions-boxable.csv",
+                   base + "/{split}/{image_id}.jpg")
+
+
+def fetch_quietly(url: str, dest: Path, attempts: int = 3) -> None:
+    """One image into dest (atomically, kept if there), retrying; many run in parallel, so no progress lines."""
     if dest.is_file():
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -59,9 +74,9 @@ def download(url: str, dest: Path, attempts: int = 3) -> None:
             partial.replace(dest)
             return
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             if attempt == attempts:
-                partial.unlink(missing_ok=True)
-                raise OSError(f"cannot download {url}: {exc}") from None
+                raise DownloadError(f"could not download {url}: {exc}") from None
             time.sleep(2 * attempt)
 
 
@@ -135,12 +150,12 @@ def image_dims(path: Path) -> tuple[int, int]:
     return int(image.shape[0]), int(image.shape[1])
 
 
-def fetch_images(split: str, image_ids: Iterable[str], folder: Path, workers: int) -> None:
+def fetch_images(sources: Sources, split: str, image_ids: Iterable[str], folder: Path, workers: int) -> None:
     todo = sorted(set(image_ids))
     started = time.monotonic()
 
     def one(image_id: str) -> None:
-        download(IMAGE_URL.format(split=split, image_id=image_id), folder / f"{image_id}.jpg")
+        fetch_quietly(sources.image.format(split=split, image_id=image_id), folder / f"{image_id}.jpg")
 
     with ThreadPoolExecutor(workers) as pool:
         for done, _ in enumerate(pool.map(one, todo), 1):
@@ -148,10 +163,11 @@ def fetch_images(split: str, image_ids: Iterable[str], folder: Path, workers: in
                 print(f"  {done}/{len(todo)} images ({time.monotonic() - started:.0f} s)", flush=True)
 
 
-def prepare_validation(dest: Path, max_images: int | None, seed: int | None, workers: int) -> Path:
+def prepare_validation(dest: Path, max_images: int | None, seed: int | None, workers: int,
+                       sources: Sources = Sources()) -> Path:
     annotations_dir = dest / "annotations"
-    download(BOXES_URL, annotations_dir / "validation-annotations-bbox.csv")
-    download(CLASSES_URL, annotations_dir / "class-descriptions-boxable.csv")
+    download(sources.boxes, annotations_dir / "validation-annotations-bbox.csv")
+    download(sources.classes, annotations_dir / "class-descriptions-boxable.csv")
     with open(annotations_dir / "class-descriptions-boxable.csv", newline="", encoding="utf-8") as handle:
         labels = label_categories(csv.reader(handle), MLPERF_CLASSES)
     with open(annotations_dir / "validation-annotations-bbox.csv", newline="", encoding="utf-8") as handle:
@@ -159,7 +175,7 @@ def prepare_validation(dest: Path, max_images: int | None, seed: int | None, wor
     image_ids = select_images(box_rows, labels, max_images, seed)
     print(f"{len(set(image_ids))} images with MLPerf classes; downloading into {dest / 'validation' / 'data'}")
     image_dir = dest / "validation" / "data"
-    fetch_images("validation", image_ids, image_dir, workers)
+    fetch_images(sources, "validation", image_ids, image_dir, workers)
     dims = {image_id: image_dims(image_dir / f"{image_id}.jpg") for image_id in set(image_ids)}
     coco = build_coco(box_rows, labels, image_ids, dims, MLPERF_CLASSES)
     out = annotations_dir / "openimages-mlperf.json"
@@ -170,31 +186,35 @@ def prepare_validation(dest: Path, max_images: int | None, seed: int | None, wor
     return out
 
 
-def prepare_calibration(dest: Path, workers: int) -> None:
+def prepare_calibration(dest: Path, workers: int, sources: Sources = Sources()) -> None:
     names = [line.strip() for line in CALIBRATION_LIST.read_text().splitlines() if line.strip()]
     folder = dest / "calibration" / "data"
     print(f"downloading {len(names)} calibration images (train split) into {folder}")
-    fetch_images("train", [name.rsplit(".", 1)[0] for name in names], folder, workers)
+    fetch_images(sources, "train", [name.rsplit(".", 1)[0] for name in names], folder, workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset-dir", type=Path, required=True, help="where to put the dataset")
+    parser.add_argument("--dataset-dir", type=Path, default=None,
+                        help="where to put the dataset (default: $MLPERF_DATA_DIR/openimages)")
     parser.add_argument("--max-images", type=int, help="sample this many images (the reference's -m)")
     parser.add_argument("--seed", type=int, default=42, help="seed for --max-images (default 42, as the reference)")
     parser.add_argument("--workers", type=int, default=10, help="parallel downloads")
     parser.add_argument("--calibration", action="store_true", help="fetch the 500 calibration images instead")
+    parser.add_argument("--base-url", help="a mirror serving the two CSVs and <split>/<image id>.jpg")
     args = parser.parse_args(argv)
+    dest = args.dataset_dir or data_root() / "openimages"
+    sources = Sources.mirror(args.base_url) if args.base_url else Sources()
     try:
         if args.calibration:
-            prepare_calibration(args.dataset_dir, args.workers)
+            prepare_calibration(dest, args.workers, sources)
         else:
-            prepare_validation(args.dataset_dir, args.max_images, args.seed, args.workers)
-    except (OSError, KeyError, ValueError) as exc:
+            prepare_validation(dest, args.max_images, args.seed, args.workers, sources)
+    except (DownloadError, OSError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -21,8 +20,7 @@ from models.retinanet import network
 from models.retinanet.classes import MLPERF_CLASSES
 from models.retinanet.dataset import ANNOTATIONS, IMAGES_DIR, OpenImagesDataset
 from models.retinanet.demo import write_demo_openimages
-
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import fetch_retinanet_weights, prepare_openimages
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +142,8 @@ def test_wrong_weight_files_are_refused(tmp_path: Path) -> None:
         network.build(junk, seed=0)
 
 
-def _prepare_script() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("prepare_openimages", ROOT / "scripts" / "prepare_openimages.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_prepare_script_converts_openimages_csvs_to_coco() -> None:
-    script = _prepare_script()
+    script = prepare_openimages
     labels = script.label_categories([["/m/0cmf2", "Airplane"], ["/m/x", "Not an MLPerf class"],
                                       ["/m/0dbvp", "Zucchini"]], MLPERF_CLASSES)
     assert labels == {"/m/0cmf2": 0, "/m/0dbvp": 263}
@@ -178,3 +168,55 @@ def test_prepare_script_converts_openimages_csvs_to_coco() -> None:
     sampled = script.select_images(rows, labels, 3, 42)
     assert len(sampled) == 3 and set(sampled) <= {"ff00", "0a11"}
     assert sampled == script.select_images(rows, labels, 3, 42)
+
+
+def test_prepare_script_end_to_end_from_a_mirror(demo_dir: Path, tmp_path: Path) -> None:
+    """Download (from file:// URLs), select, convert: the harness then opens what the script wrote."""
+    mirror = tmp_path / "mirror"
+    (mirror / "validation").mkdir(parents=True)
+    coco = json.loads((demo_dir / ANNOTATIONS).read_text())
+    header = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,"
+              "IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside")
+    lines = [header]
+    for image in coco["images"]:
+        image_id = image["file_name"][:-4]
+        jpeg = (demo_dir / IMAGES_DIR / image["file_name"]).read_bytes()
+        (mirror / "validation" / image["file_name"]).write_bytes(jpeg)
+        lines.append(f"{image_id},xclick,/m/0cmf2,1,0.1,0.6,0.2,0.9,0,0,0,0,0")
+        lines.append(f"{image_id},xclick,/m/other,1,0,1,0,1,0,0,0,0,0")
+    (mirror / "validation-annotations-bbox.csv").write_text("\n".join(lines) + "\n")
+    (mirror / "class-descriptions-boxable.csv").write_text("/m/0cmf2,Airplane\n/m/other,Something else\n")
+    dest = tmp_path / "openimages"
+    assert prepare_openimages.main(["--dataset-dir", str(dest), "--base-url", mirror.as_uri(), "--workers", "2"]) == 0
+    dataset = OpenImagesDataset(dest, tmp_path / "cache")
+    assert dataset.files == [image["file_name"] for image in coco["images"]]
+    written = json.loads((dest / ANNOTATIONS).read_text())
+    assert len(written["annotations"]) == 3 and {a["category_id"] for a in written["annotations"]} == {0}
+    first = coco["images"][0]
+    assert written["annotations"][0]["bbox"] == pytest.approx(
+        [0.1 * first["width"], 0.2 * first["height"], 0.5 * first["width"], 0.7 * first["height"]])
+    assert prepare_openimages.main(["--dataset-dir", str(tmp_path / "x"), "--base-url",
+                                    (tmp_path / "nothing").as_uri()]) == 1
+
+
+def test_prepare_script_fetches_the_calibration_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [line.strip() for line in prepare_openimages.CALIBRATION_LIST.read_text().splitlines() if line.strip()]
+    assert len(names) == len(set(names)) == 500
+    short_list = tmp_path / "cal.txt"
+    short_list.write_text("\n".join(names[:2]) + "\n")
+    monkeypatch.setattr(prepare_openimages, "CALIBRATION_LIST", short_list)
+    (tmp_path / "mirror" / "train").mkdir(parents=True)
+    for name in names[:2]:
+        (tmp_path / "mirror" / "train" / name).write_bytes(b"jpeg")
+    dest = tmp_path / "openimages"
+    argv = ["--dataset-dir", str(dest), "--calibration", "--base-url", (tmp_path / "mirror").as_uri()]
+    assert prepare_openimages.main(argv) == 0
+    assert sorted(p.name for p in (dest / "calibration" / "data").iterdir()) == sorted(names[:2])
+
+
+def test_weights_script_fetches_from_a_mirror(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "resnext50_32x4d_fpn.pth").write_bytes(b"weights")
+    assert fetch_retinanet_weights.main(["--dest", str(tmp_path / "models"), "--base-url", mirror.as_uri()]) == 0
+    assert (tmp_path / "models" / "resnext50_32x4d_fpn.pth").read_bytes() == b"weights"

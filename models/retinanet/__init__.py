@@ -43,11 +43,14 @@ class RetinaNet(ModelSpec):
         TensorSpec("count", (), "int64"),
     )
     data_subdir = "openimages"
-    fetch_hint = "scripts/prepare_openimages.py (the MLPerf OpenImages validation subset, ~24,781 images)"
-    weights_hint = "scripts/fetch_retinanet_weights.sh"
+    fetch_hint = "python scripts/prepare_openimages.py (the MLPerf OpenImages validation subset, ~24,781 images)"
+    weights_hint = "python scripts/fetch_retinanet_weights.py"
     default_weights = {"torch": "resnext50_32x4d_fpn.pth"}
     # 64 = LoadGen's performance sample count for retinanet: the demo is one loadable set.
     demo_sample_count = 64
+    # MLPerf's 500 calibration images. They come from OpenImages' train split, so a validation
+    # set never holds them: scripts/prepare_openimages.py --calibration fetches them separately.
+    calibration_list = "calibration/openimages_cal_images_list.txt"
 
     # -- data ---------------------------------------------------------------
     def open_dataset(self, data_dir: Path, cache_dir: Path) -> Dataset:

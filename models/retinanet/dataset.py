@@ -96,6 +96,9 @@ class OpenImagesDataset(Dataset):
     def total_count(self) -> int:
         return len(self.files)
 
+    def sample_ids(self) -> list[str]:
+        return self.files
+
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         order = np.asarray(indices, dtype=np.int64)
         return {"images": np.ascontiguousarray(self._images[order])}
