@@ -4,7 +4,8 @@ The network is the real one (800x800, random weights): 2-4 s per image on two CP
 the runs are kept to a few samples. A Server run that LoadGen can call VALID needs ~460+
 queries (early stopping at p99) within the latency bound, hours of CPU time for this network;
 the VALID Server run therefore uses the null backend (everything but the inference: QSL, SUT,
-postprocess, LoadGen), and a short real-network Server run checks its logs and record.
+postprocess, LoadGen), and the real network's Server run is the (short) accuracy run, whose logs and
+record are checked.
 """
 
 from __future__ import annotations
@@ -89,15 +90,3 @@ def test_server_performance_null_backend_is_valid(workdir: Path) -> None:
     assert result["valid"], result["explanation"]
     assert result["unit"] == "queries/s" and result["value"] > 1000
     assert record["harness_stats"]["samples"] >= 460  # enough for LoadGen's early stopping at p99
-
-
-def test_server_performance_real_network_short(workdir: Path) -> None:
-    record, run_dir = _run(workdir, "--scenario", "server", "--backend", "onnxruntime", "--target-qps", "0.5",
-                           "--min-duration-ms", "0", "--min-query-count", "1", "--target-latency-ms", "20000")
-    assert record["harness_stats"]["samples"] >= 1
-    assert record["loadgen"]["plan"]["target_latency_ms"] == 20000
-    detail = (run_dir / "mlperf_log_detail.txt").read_text()
-    assert '"key": "effective_target_latency_ns", "value": 20000000000' in detail
-    assert not record["comparable"]["submission_grade"]
-    # one query cannot satisfy early stopping at p99: INVALID, with the reason spelled out
-    assert record["result"]["valid"] is False and record["result"]["explanation"]
