@@ -74,18 +74,19 @@ def level_candidates(cls_logits: Tensor, bbox_regression: Tensor, anchors: Tenso
     """
     batch, channels, height, width = cls_logits.shape
     num_anchors = channels // num_classes
-    flat = cls_logits.reshape(batch, -1).float()
+    flat = cls_logits.reshape(batch, -1)
     k = min(topk, flat.shape[1])
-    top_logits, index = flat.topk(k, dim=1)
+    top_logits, index = flat.topk(k, dim=1)  # in the network's precision; float32 from here on
+    top_logits = top_logits.float()
     plane = height * width
     pixel = index % plane  # y * W + x
     label = (index // plane) % num_classes
     anchor_in_cell = index // (plane * num_classes)
     anchor = pixel * num_anchors + anchor_in_cell  # index into this level's (y, x, anchor) anchors
-    regression = bbox_regression.reshape(batch, -1).float()
+    regression = bbox_regression.reshape(batch, -1)
     coord = torch.arange(4, device=index.device).view(1, 1, 4)
     reg_index = (anchor_in_cell.unsqueeze(2) * 4 + coord) * plane + pixel.unsqueeze(2)  # (B, k, 4)
-    deltas = regression.gather(1, reg_index.reshape(batch, -1)).reshape(-1, 4)
+    deltas = regression.gather(1, reg_index.reshape(batch, -1)).reshape(-1, 4).float()
     boxes = box_coder.decode_single(deltas, anchors[anchor.reshape(-1)].float())
     boxes = torchvision.ops.clip_boxes_to_image(boxes, (image_size, image_size)).reshape(batch, k, 4)
     return boxes, torch.sigmoid(top_logits), label
