@@ -197,6 +197,9 @@ def machine_name() -> str:
 def detect_description(name: str, host: HostInfo | None = None) -> dict[str, Any]:
     host = host or detect_host()
     gpus = gpu_details()
+    if not gpus and host.gpus:  # no nvidia-smi, but torch sees the GPUs
+        gpus = [{"index": str(g.index), "name": g.name, "memory_mib": str(g.memory_mib), "max_sm_mhz": "",
+                 "pcie_gen": "", "pcie_width": "", "driver": g.driver} for g in host.gpus]
     sockets, cores = cpu_topology()
     capacity, kind = storage()
     net_kind, net_count = network()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,19 @@ class RunView:
 
     @property
     def started_at(self) -> str:
-        return self.record.started_at if self.record is not None else self.run_id
+        if self.record is not None:
+            return self.record.started_at
+        try:  # run ids start with the local start time
+            return datetime.strptime(self.run_id[:15], "%Y%m%d-%H%M%S").astimezone(timezone.utc).isoformat()
+        except ValueError:
+            return self.run_id
 
     @property
     def status(self) -> str:
-        recorded = self.record.status if self.record is not None else "unknown"
-        if recorded == STATUS_COMPLETE and (self.run_dir / INCOMPLETE_MARKER).exists():
-            return "incomplete"
-        return recorded
+        incomplete = (self.run_dir / INCOMPLETE_MARKER).exists()
+        if self.record is None:
+            return "incomplete" if incomplete else "unknown"
+        return "incomplete" if incomplete and self.record.status == STATUS_COMPLETE else self.record.status
 
     @property
     def complete(self) -> bool:

@@ -1,4 +1,4 @@
-"""A real headless Chromium for page tests, driven over the DevTools protocol on a pipe (no extra packages).
+"""A real headless Chromium for the page tests, driven over the DevTools protocol on a pipe (no extra packages).
 
 Chromium reads protocol messages from fd 3 and writes to fd 4 (--remote-debugging-pipe), each a JSON
 object ending in a NUL byte. The browser runs without network features and with a throw-away profile.
@@ -145,7 +145,7 @@ class Browser:
     def texts(self, selector: str) -> list[str]:
         """textContent of every element matching a CSS selector, whitespace collapsed."""
         script = (f"Array.from(document.querySelectorAll({json.dumps(selector)}))"
-                  ".map(e => e.textContent.replace(/\\s+/g, ' ').trim())")
+                  ".map(e => (e.innerText || e.textContent).replace(/\\s+/g, ' ').trim())")
         result: list[str] = self.evaluate(script)
         return result
 
@@ -179,3 +179,29 @@ class Browser:
         if self.proc.stderr:
             self.proc.stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def start_browser() -> Browser:
+    """The page tests' browser; a missing Chromium fails them unless HARNESS_SKIP_BROWSER=1 says to skip."""
+    import pytest
+
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("HARNESS_SKIP_BROWSER") == "1":
+            pytest.skip("no Chromium and HARNESS_SKIP_BROWSER=1")
+        pytest.fail("Chromium not found: `make browser` installs Debian's chromium (or set HARNESS_CHROMIUM to a "
+                    "Chromium binary; HARNESS_SKIP_BROWSER=1 skips the page tests in a browser)")
+    return Browser(executable)
+
+
+def hrefs_resolve(browser: Browser, page: Path, selector: str = "a[href]") -> list[str]:
+    """Relative links on the page that point at nothing."""
+    links = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(selector)}))"
+                             ".map(a => a.getAttribute('href'))")
+    broken = []
+    for href in links:
+        if href.startswith(("#", "http:", "https:", "data:")):
+            continue
+        if not (page.parent / href.split("#")[0]).exists():
+            broken.append(href)
+    return broken
