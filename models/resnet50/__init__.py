@@ -57,8 +57,8 @@ class ResNet50(ModelSpec):
     inputs = (TensorSpec("input", (3, 224, 224), "uint8"),)
     outputs = (TensorSpec("argmax", (), "int64"),)
     data_subdir = "imagenet"
-    fetch_hint = "scripts/prepare_imagenet.sh (needs the ImageNet 2012 validation tarball from image-net.org)"
-    weights_hint = "scripts/fetch_resnet50_weights.sh"
+    fetch_hint = "python scripts/prepare_imagenet.py --val-tar ILSVRC2012_img_val.tar"
+    weights_hint = "python scripts/fetch_resnet50_weights.py"
     default_weights = {"torch": "resnet50-19c8e357.pth", "onnx": "resnet50_v1.onnx"}
     demo_sample_count = 256
 
@@ -105,7 +105,7 @@ class ResNet50(ModelSpec):
             graph = onnx.load(str(path), load_external_data=False).graph
         except Exception as exc:
             raise HarnessError(f"cannot read ONNX model {path}: {exc}",
-                               "re-download it with scripts/fetch_resnet50_weights.sh") from None
+                               "re-download it with python scripts/fetch_resnet50_weights.py") from None
         inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
         if len(inputs) != 1:
             raise HarnessError(f"{path} has {len(inputs)} inputs; a ResNet50 classifier has one")

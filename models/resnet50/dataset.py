@@ -73,7 +73,7 @@ class ImageNetDataset(Dataset):
             raise HarnessError(
                 f"no val_map.txt in {data_dir}",
                 "point --data-dir at the ImageNet validation folder (JPEGs + val_map.txt); "
-                "scripts/prepare_imagenet.sh makes one",
+                "python scripts/prepare_imagenet.py makes one",
             )
         self.files, self.labels = read_val_map(val_map)
         missing = [name for name in self.files if not (data_dir / name).is_file()]
@@ -81,7 +81,7 @@ class ImageNetDataset(Dataset):
             raise HarnessError(
                 f"{len(missing)} of {len(self.files)} images listed in {val_map} are missing, "
                 f"e.g. {data_dir / missing[0]}",
-                "finish the download (scripts/prepare_imagenet.sh) or remove those lines",
+                "finish the download (python scripts/prepare_imagenet.py) or remove those lines",
             )
         key = _fingerprint(data_dir, val_map, self.files)
         self.cache_dir = cache_root / f"imagenet-{len(self.files)}-{key}"

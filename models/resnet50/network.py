@@ -9,6 +9,7 @@ maps the MLPerf convention onto theirs before conv1.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,21 +59,21 @@ def build(weights: Path | None, seed: int) -> ResNet50Top1:
         if weights.suffix.lower() == ".onnx":
             raise HarnessError(
                 f"{weights} is an ONNX model; PyTorch backends need the PyTorch weights",
-                "pass --weights resnet50-19c8e357.pth (scripts/fetch_resnet50_weights.sh), "
+                "pass --weights resnet50-19c8e357.pth (python scripts/fetch_resnet50_weights.py), "
                 "or run the ONNX file with --backend onnxruntime",
             )
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file
             raise HarnessError(f"cannot load weights {weights}: {exc}",
-                               "re-download them with scripts/fetch_resnet50_weights.sh") from None
+                               "re-download them with python scripts/fetch_resnet50_weights.py") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
             backbone.load_state_dict(state)
         except (RuntimeError, TypeError) as exc:
             raise HarnessError(f"{weights} is not a torchvision ResNet50 state dict: {str(exc)[:300]}",
-                               "use resnet50-19c8e357.pth from scripts/fetch_resnet50_weights.sh") from None
+                               "use resnet50-19c8e357.pth from python scripts/fetch_resnet50_weights.py") from None
     return ResNet50Top1(backbone).eval()
 
 
@@ -81,7 +82,9 @@ def export_onnx(module: nn.Module, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.onnx")
     example = torch.from_numpy(np.zeros((1, 3, 224, 224), dtype=np.uint8))
-    with torch.inference_mode():
+    # The TorchScript exporter writes one self-contained file and needs no onnxscript.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             module,
             (example,),
