@@ -194,7 +194,7 @@ def broken(site: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> di
     (dirs[3] / "accuracy.txt").unlink()
     desc = json.loads((systems / "cpu.json").read_text())
     del desc["cooling"], desc["framework"]
-    desc["submitter"] = ""
+    desc.update(submitter="", division="open")  # open division: the table gains accuracy columns
     (systems / "cpu.json").write_text(json.dumps(desc))
     stuck = dirs[2].parent / "20990101-000000-performance"  # a run killed before LoadGen wrote anything
     stuck.mkdir()
@@ -211,6 +211,9 @@ def test_broken_input_shows_what_is_missing(broken: dict[str, Any], browser: Bro
     # The only VALID Offline run lost its results: nothing VALID is left to show.
     assert "no VALID run" in browser.texts('tr[data-model="resnet"] td.missing[data-scenario="Offline"]')[0]
     assert "no VALID run" in browser.texts('tr[data-model="resnet"] td.missing[data-scenario="Server"]')[0]
+    assert browser.texts("#test_date_val") == ["open"]
+    assert browser.texts("#results-table th").count("Accuracy") == 2
+    assert "acc: 0.0" in browser.texts('tr[data-model="resnet"] td.accuracy')
 
     load(browser, broken["dirs"][0] / "run.html", tmp_path / "broken-truncated.png")
     assert any("cut off" in p or "truncated" in p for p in browser.texts("#problems li"))
