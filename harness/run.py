@@ -218,7 +218,8 @@ def backend_options(r: ResolvedRun, dataset: Dataset) -> BackendOptions:
                           max_batch_size=k.batch_size, streams_per_device=k.streams_per_device,
                           cache_dir=s.cache_dir, engine_dir=s.cache_dir.parent / "engines",
                           workspace_mib=k.workspace_mib, builder_optimization_level=k.builder_optimization_level,
-                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device, dataset=dataset)
+                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device,
+                          torch_compile=k.torch_compile, dataset=dataset)
 
 
 def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
