@@ -26,7 +26,7 @@ TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness engines generate_engines selftest-gpu test lint typecheck clean bench-overhead
+.PHONY: venv run run_harness engines generate_engines selftest-gpu test lint typecheck clean bench-overhead bench-gpu
 
 venv: $(STAMP)
 
@@ -60,7 +60,11 @@ $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) scripts/patch_tensorrt_stubs.py
 	@touch $@
 
-# A benchmark, not a test: bare LoadGen SUT vs the harness (null backend), ratios printed.
+# Benchmarks, not tests: they print ratios measured side by side.
+bench-gpu: $(STAMP)
+	$(PY) -m harness bench-gpu --model $(MODEL) --backend $(BACKEND) --system $(SYSTEM) $(RUN_ARGS)
+
+# Bare LoadGen SUT vs the harness (null backend).
 bench-overhead: $(STAMP)
 	$(PY) -m harness bench-overhead $(RUN_ARGS)
 

@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("generate_engines", help="NVIDIA-style flags: --benchmarks=... --scenarios=...", add_help=False)
     sub.add_parser("search", help="highest VALID Server target QPS / Offline expected QPS (short probes)",
                    add_help=False)
+    sub.add_parser("bench-gpu", help="60-s Offline + Server runs vs the published per-GPU result",
+                   add_help=False)
     sub.add_parser("bench-overhead", help="harness overhead vs a bare LoadGen SUT (a benchmark, prints ratios)",
                    add_help=False)
     return parser
@@ -180,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from harness.search import main as search_main
 
             return search_main(argv[1:])
+        if argv and argv[0] == "bench-gpu":
+            from harness.bench.gpu import main as bench_gpu_main
+
+            return bench_gpu_main(argv[1:])
         if argv and argv[0] == "bench-overhead":
             from harness.bench.overhead import main as bench_main
 
