@@ -4,6 +4,9 @@
 #   make run_harness RUN_ARGS="--benchmarks=resnet50 --scenarios=offline --test_mode=AccuracyOnly"
 #   make report [SYSTEM=<name>] [REPORT_ARGS="--results-dir results"]   (results pages; docs/pages.md)
 #   make system [SYSTEM=<name>]   (write systems/<name>.json for you to complete)
+#   make engines MODEL=resnet50 [SCENARIO=offline] [SYSTEM=...]      (TensorRT engines ahead of time)
+#   make generate_engines RUN_ARGS="--benchmarks=resnet50 --scenarios=offline"
+#   make selftest-gpu                  (needs a GPU and TensorRT: engines vs torch, then 30 s Offline runs)
 #   make test
 
 PYTHON ?= python3
@@ -21,10 +24,13 @@ DEMO ?=
 RUN_ARGS ?=
 REPORT_ARGS ?=
 CHROMIUM ?= chromium
+# Type stubs for TensorRT's Python API: installed without their (NVIDIA-hosted) dependency, then patched.
+TRT_STUBS_VERSION := 10.13.0.35.1
+TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness report system browser test lint typecheck clean
+.PHONY: venv run run_harness report system browser engines generate_engines selftest-gpu test lint typecheck clean bench-overhead bench-gpu
 
 venv: $(STAMP)
 
@@ -57,10 +63,37 @@ browser:
 		echo "chromium is missing: install it (sudo apt-get install chromium) or set HARNESS_CHROMIUM" >&2; \
 	fi
 
+# SCENARIO given on the command line builds that scenario's engine; otherwise every scenario's.
+engines: $(STAMP)
+	$(PY) -m harness engines --model $(MODEL) --system $(SYSTEM) \
+		$(if $(filter command line environment,$(origin SCENARIO)),--scenario $(SCENARIO)) \
+		$(if $(call truthy,$(DEMO)),--demo) $(RUN_ARGS)
+
+generate_engines: $(STAMP)
+	$(PY) -m harness generate_engines $(RUN_ARGS)
+
+selftest-gpu: $(STAMP)
+	$(PY) -m harness.selftest_gpu $(RUN_ARGS)
+
+$(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
+	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==$(TRT_STUBS_VERSION)
+	$(PY) scripts/patch_tensorrt_stubs.py
+	@touch $@
+
+# Benchmarks, not tests: they print ratios measured side by side.
+bench-gpu: $(STAMP)
+	$(PY) -m harness bench-gpu --model $(MODEL) --backend $(BACKEND) --system $(SYSTEM) $(RUN_ARGS)
+
+# Bare LoadGen SUT vs the harness (null backend).
+bench-overhead: $(STAMP)
+	$(PY) -m harness bench-overhead $(RUN_ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check harness models tests scripts
 
-typecheck: $(STAMP)
+# The TensorRT backend is checked against TensorRT 10's API (the patched stubs): a call that
+# TensorRT 10 removed, such as execute_async_v2 or Builder.build_engine, fails here.
+typecheck: $(STAMP) $(TRT_STUBS)
 	$(PY) -m mypy harness models
 
 test: $(STAMP) lint typecheck browser

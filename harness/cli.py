@@ -12,9 +12,12 @@ from harness.errors import HarnessError
 from harness.spec import RunSpec
 
 
-def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+def _add_run_arguments(p: argparse.ArgumentParser, scenario_required: bool = True) -> None:
     p.add_argument("--model", required=True, help="resnet50 (alias resnet), ...")
-    p.add_argument("--scenario", required=True, help="offline or server (any case)")
+    if scenario_required:
+        p.add_argument("--scenario", required=True, help="offline or server (any case)")
+    else:
+        p.add_argument("--scenario", default="all", help="offline, server, or all (default) of the model's")
     p.add_argument("--mode", default="performance", help="performance (default) or accuracy")
     p.add_argument("--backend", default="auto", help="auto (default), torch, onnxruntime, null")
     p.add_argument("--system", default="auto", help="auto (default: detect) or a configs/systems/<name>")
@@ -28,11 +31,15 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-latency-ms", type=float,
                    help="override the Server latency bound (the result is then not comparable)")
     p.add_argument("--batch-size", type=int, help="override the system config's batch size")
+    p.add_argument("--set", dest="knobs", action="append", default=[], metavar="KNOB=VALUE",
+                   help="override any system-config knob, e.g. --set streams_per_device=2 (repeatable)")
     p.add_argument("--data-dir", type=Path, help="dataset directory (default: $MLPERF_DATA_DIR/<dataset>)")
     p.add_argument("--weights", type=Path, help="weights file (default: random init unless found in data/models)")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are written")
     p.add_argument("--rules", default="v4.1", help="MLPerf round whose rules apply (configs/rules)")
     p.add_argument("--strict", action="store_true", help="exit 3 when the run is INVALID or fails accuracy")
+    p.add_argument("--abort-when-behind", type=float, metavar="SECONDS",
+                   help="Server: stop (exit 4) once the backlog exceeds SECONDS of work: clearly INVALID")
 
 
 def _spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -42,7 +49,35 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
         target_qps=args.target_qps, min_duration_ms=args.min_duration_ms, min_query_count=args.min_query_count,
         target_latency_ms=args.target_latency_ms, batch_size=args.batch_size, data_dir=args.data_dir,
         weights=args.weights, results_dir=args.results_dir, rules_round=args.rules, strict=args.strict,
+        knob_overrides=tuple(args.knobs), abort_when_behind_s=args.abort_when_behind,
     )
+
+
+def cmd_engines(args: argparse.Namespace) -> int:
+    """Build the TensorRT engines `run` would use (per scenario: batch sizes and streams differ)."""
+    from harness.backends.tensorrt.prebuild import build_engines
+    from models import get_model_class
+
+    if args.scenario.strip().lower() == "all":
+        scenarios = list(get_model_class(args.model).scenarios)
+    else:
+        scenarios = [s for s in args.scenario.split(",") if s.strip()]
+    specs = []
+    for scenario in scenarios:
+        args.scenario = scenario
+        specs.append(_spec_from_args(args))
+    return build_engines(specs, force=args.force)
+
+
+def cmd_generate_engines(argv: Sequence[str]) -> int:
+    """NVIDIA's `make generate_engines RUN_ARGS="--benchmarks=... --scenarios=..."`."""
+    from harness.backends.tensorrt.prebuild import build_engines
+
+    parser = argparse.ArgumentParser(prog="harness engines")
+    _add_run_arguments(parser)
+    parser.add_argument("--force", action="store_true")
+    specs = [_spec_from_args(parser.parse_args(run_args)) for run_args in nvidia_to_runs(argv)]
+    return build_engines(specs, force="--force" in argv)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -184,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     sub.add_parser("run_harness", help="NVIDIA-style flags: --benchmarks=... --scenarios=... --test_mode=...",
                    add_help=False)
+    engines = sub.add_parser("engines", help="build the TensorRT engines for a model ahead of time")
+    _add_run_arguments(engines, scenario_required=False)
+    engines.add_argument("--force", action="store_true", help="rebuild even when a valid cached engine exists")
+    engines.set_defaults(func=cmd_engines)
+    sub.add_parser("generate_engines", help="NVIDIA-style flags: --benchmarks=... --scenarios=...", add_help=False)
+    sub.add_parser("search", help="highest VALID Server target QPS / Offline expected QPS (short probes)",
+                   add_help=False)
+    sub.add_parser("bench-gpu", help="60-s Offline + Server runs vs the published per-GPU result",
+                   add_help=False)
+    sub.add_parser("bench-overhead", help="harness overhead vs a bare LoadGen SUT (a benchmark, prints ratios)",
+                   add_help=False)
     _add_page_commands(sub)
     return parser
 
@@ -193,6 +239,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "run_harness":
             return cmd_run_harness(argv[1:])
+        if argv and argv[0] == "generate_engines":
+            return cmd_generate_engines(argv[1:])
+        if argv and argv[0] == "search":
+            from harness.search import main as search_main
+
+            return search_main(argv[1:])
+        if argv and argv[0] == "bench-gpu":
+            from harness.bench.gpu import main as bench_gpu_main
+
+            return bench_gpu_main(argv[1:])
+        if argv and argv[0] == "bench-overhead":
+            from harness.bench.overhead import main as bench_main
+
+            return bench_main(argv[1:])
         args = build_parser().parse_args(argv)
         code: int = args.func(args)
         return code

@@ -39,6 +39,8 @@ class LoadGenPlan:
     performance_sample_count: int | None = None
     target_latency_ms: float | None = None
     run_length: str = "rules"
+    # LoadGen issues every query already due in one IssueQuery call when the SUT falls behind.
+    server_coalesce_queries: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,7 +49,7 @@ class LoadGenPlan:
 def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, target_qps: float,
              dataset_count: int, *, fast: bool = False, demo: bool = False,
              min_duration_ms: int | None = None, min_query_count: int | None = None,
-             target_latency_ms: float | None = None) -> LoadGenPlan:
+             target_latency_ms: float | None = None, server_coalesce_queries: bool = False) -> LoadGenPlan:
     """Decide run length and overrides: rules by default, FAST=1 like NVIDIA's --test_run,
     short runs on demo data, explicit CLI values over all of them."""
     run_length = "rules"
@@ -70,7 +72,8 @@ def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, ta
     if target_latency_ms is not None and target_latency_ms <= 0:
         raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
     return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), dict(rules.seeds),
-                       duration, queries, psc, target_latency_ms, run_length)
+                       duration, queries, psc, target_latency_ms, run_length,
+                       server_coalesce_queries and scenario == "Server")
 
 
 def user_conf_text(plan: LoadGenPlan) -> str:
@@ -85,6 +88,8 @@ def user_conf_text(plan: LoadGenPlan) -> str:
         lines.append(f"{key}.performance_sample_count_override = {plan.performance_sample_count}")
     if plan.target_latency_ms is not None and plan.scenario == "Server":
         lines.append(f"{key}.target_latency = {plan.target_latency_ms:g}")
+    if plan.server_coalesce_queries and plan.scenario == "Server":
+        lines.append(f"{key}.coalesce_queries = 1")
     return "\n".join(lines) + "\n"
 
 

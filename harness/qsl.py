@@ -29,6 +29,8 @@ class SampleStore:
         self._arrays: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.loaded_count = 0
+        # Bumped on every load / unload, so device-side copies know when to refresh.
+        self.version = 0
 
     # -- LoadGen QSL callbacks ----------------------------------------------
     def load(self, indices: list[int]) -> None:
@@ -46,6 +48,7 @@ class SampleStore:
                 self._arrays = arrays
             self._slot_of[new] = np.arange(start, start + len(new))
             self.loaded_count += len(new)
+            self.version += 1
 
     def unload(self, indices: list[int]) -> None:
         gone = np.asarray(indices, dtype=np.int64)
@@ -57,6 +60,16 @@ class SampleStore:
                 self._arrays = {}
                 self._slot_of[:] = -1
                 self.loaded_count = 0
+            self.version += 1
+
+    def snapshot(self) -> tuple[int, dict[str, np.ndarray]]:
+        """(version, loaded arrays by input name): what a device-side copy mirrors."""
+        with self._lock:
+            return self.version, dict(self._arrays)
+
+    def slots(self, qsl_indices: np.ndarray) -> np.ndarray:
+        """Rows of the loaded arrays that hold these samples."""
+        return self._slot_of[qsl_indices]
 
     # -- hot path -----------------------------------------------------------
     def gather(self, qsl_indices: np.ndarray) -> dict[str, np.ndarray]:

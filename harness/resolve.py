@@ -12,7 +12,7 @@ from harness.devices import HostInfo, detect_host
 from harness.errors import HarnessError
 from harness.rules import ModelRules, Rules, load_rules
 from harness.spec import RunSpec, default_data_root
-from harness.systems import Knobs, System, resolve_system
+from harness.systems import Knobs, System, apply_overrides, resolve_system
 from models import get_model_class
 from models.base import ModelSpec
 
@@ -121,6 +121,7 @@ def resolve(spec: RunSpec) -> ResolvedRun:
     knobs = system.knobs(model_cls.name, spec.scenario, backend_name)
     if spec.batch_size is not None:
         knobs = replace(knobs, batch_size=spec.batch_size)
+    knobs = apply_overrides(knobs, spec.knob_overrides)
     configured = knobs.server_target_qps if spec.scenario == "Server" else knobs.offline_expected_qps
     target_qps = spec.target_qps or configured
     if target_qps is None:

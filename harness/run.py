@@ -26,6 +26,7 @@ from harness.results.explain import judge_performance
 from harness.results.logparse import latency_summary_ns, parse_detail_log
 from harness.results.pages import render_after_run
 from harness.results.record import (
+    STATUS_ABORTED,
     STATUS_COMPLETE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
@@ -42,6 +43,7 @@ from models.base import Dataset
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 3
+EXIT_ABORTED = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -84,7 +86,7 @@ def _banner(r: ResolvedRun) -> None:
         f"backend {r.backend_name} ({r.backend_reason})")
     if r.demo:
         say(f"!! {r.data_note}")
-        say("!! demo data: accuracy is meaningless (random labels) and throughput is not comparable")
+        say("!! demo data: its accuracy means nothing and its throughput is not comparable with MLPerf results")
     if r.model.uses_random_weights and r.backend_name != "null":
         say(f"!! {r.model.describe_weights()}: {r.model.weights_hint} fetches the real ones")
     for warning in r.warnings:
@@ -185,9 +187,7 @@ def execute(spec: RunSpec) -> int:
 def _prepare(r: ResolvedRun) -> Prepared:
     s = r.spec
     dataset = r.model.open_dataset(r.data_dir, s.cache_dir / "preprocessed")
-    options = BackendOptions(device=s.device, precision=r.knobs.precision, channels_last=r.knobs.channels_last,
-                             max_batch_size=r.knobs.batch_size, streams_per_device=r.knobs.streams_per_device,
-                             cache_dir=s.cache_dir)
+    options = backend_options(r, dataset)
     backend = backend_class(r.backend_name)(r.model, options)
     runners = backend.runners()
     info = backend.info()
@@ -213,6 +213,16 @@ def _prepare(r: ResolvedRun) -> Prepared:
     return Prepared(dataset, backend, runners, samples, info, measured)
 
 
+def backend_options(r: ResolvedRun, dataset: Dataset) -> BackendOptions:
+    s, k = r.spec, r.knobs
+    return BackendOptions(device=s.device, precision=k.precision, channels_last=k.channels_last,
+                          max_batch_size=k.batch_size, streams_per_device=k.streams_per_device,
+                          cache_dir=s.cache_dir, engine_dir=s.cache_dir.parent / "engines",
+                          workspace_mib=k.workspace_mib, builder_optimization_level=k.builder_optimization_level,
+                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device,
+                          torch_compile=k.torch_compile, dataset=dataset)
+
+
 def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
     s = r.spec
     target_qps = r.target_qps
@@ -227,7 +237,7 @@ def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
     return loadgen_settings.plan_run(
         r.rules, r.model_rules, s.scenario, s.mode, target_qps, prepared.dataset.total_count, fast=s.fast,
         demo=r.demo, min_duration_ms=s.min_duration_ms, min_query_count=s.min_query_count,
-        target_latency_ms=s.target_latency_ms)
+        target_latency_ms=s.target_latency_ms, server_coalesce_queries=r.knobs.server_coalesce_queries)
 
 
 def _new_record(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.LoadGenPlan, run_id: str) -> RunRecord:
@@ -292,6 +302,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     sampler = telemetry.start(run_dir, r.host, prepared.info.devices)
     thread = _start_test(sut_handle, qsl_handle, settings, loadgen_settings.log_settings(run_dir, s.mode),
                          run_dir / "audit.config")
+    behind_limit = s.abort_when_behind_s if s.scenario == "Server" and s.mode == "performance" else None
     while thread.is_alive():
         thread.join(0.2)
         progress.tick()
@@ -300,6 +311,17 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
             _abort(record, run_dir, STATUS_FAILED, executor.error_text)
             say(f"!! the backend failed during the run:\n{executor.error_text}")
             _hard_exit(EXIT_FAILED)
+        if behind_limit is not None:
+            backlog = sut.issued - executor.completed
+            if backlog / plan.target_qps > behind_limit:
+                progress.finish()
+                why = (f"clearly INVALID: {backlog:,} queries waiting, {backlog / plan.target_qps:.1f} s of work "
+                       f"at {plan.target_qps:,.0f} queries/s (--abort-when-behind {behind_limit:g})")
+                record.result = {"valid": False, "value": None, "unit": "queries/s", "aborted": True,
+                                 "explanation": [why]}
+                _abort(record, run_dir, STATUS_ABORTED, why)
+                say(f"!! run stopped early, {why}")
+                _hard_exit(EXIT_ABORTED)
     progress.finish()
     elapsed = time.monotonic() - started
     record.telemetry = sampler.stop()

@@ -42,6 +42,10 @@ class RunSpec:
     rules_round: str = "v4.1"
     demo_samples: int | None = None
     strict: bool = False
+    # "knob=value" overrides of the system config (validated against the Knobs fields).
+    knob_overrides: tuple[str, ...] = ()
+    # Server: stop as clearly INVALID once the backlog exceeds this many seconds of work (target QPS search).
+    abort_when_behind_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenario", normalize_scenario(self.scenario))

@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 
 SCENARIOS = ("Offline", "Server")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
+TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class Knobs:
     server_target_qps: float | None = None
     precision: str = "fp32"
     channels_last: bool = False
+    # TensorRT engine build and execution (other backends ignore them).
+    workspace_mib: int | None = None  # builder workspace limit; None = TensorRT's default (all GPU memory)
+    builder_optimization_level: int | None = None  # 0..5; None = TensorRT's default (3)
+    use_cuda_graphs: bool = False  # one CUDA graph per batch size (NVIDIA's use_graphs)
+    start_from_device: bool = False  # performance samples preloaded into each GPU's memory
+    # Server: let LoadGen hand over every query already due in one call (LoadGen's server_coalesce_queries).
+    server_coalesce_queries: bool = False
+    # torch backend: torch.compile mode (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs);
+    # shapes are compiled during warm-up, outside the timed run.
+    torch_compile: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -38,6 +49,18 @@ class Knobs:
             raise HarnessError(f"batch_timeout_us must be >= 0, got {self.batch_timeout_us}")
         if self.precision not in PRECISIONS:
             raise HarnessError(f"precision '{self.precision}' unknown", "use one of " + ", ".join(PRECISIONS))
+        if self.torch_compile is not None and self.torch_compile not in TORCH_COMPILE_MODES:
+            raise HarnessError(f"torch_compile '{self.torch_compile}' unknown",
+                               "use one of " + ", ".join(TORCH_COMPILE_MODES) + " (or leave it out)")
+        for name in ("channels_last", "use_cuda_graphs", "start_from_device", "server_coalesce_queries"):
+            if not isinstance(getattr(self, name), bool):
+                raise HarnessError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.workspace_mib is not None and (isinstance(self.workspace_mib, bool)
+                                               or not isinstance(self.workspace_mib, int) or self.workspace_mib < 1):
+            raise HarnessError(f"workspace_mib must be a positive integer (MiB), got {self.workspace_mib!r}")
+        level = self.builder_optimization_level
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 5):
+            raise HarnessError(f"builder_optimization_level must be an integer 0..5, got {level!r}")
 
     def scaled(self, factor: float) -> "Knobs":
         return replace(
@@ -48,6 +71,55 @@ class Knobs:
 
 
 KNOB_NAMES = frozenset(f.name for f in fields(Knobs))
+
+
+def _parse_knob(name: str, raw: str, expected: str) -> Any:
+    text = raw.strip()
+    if "bool" in expected:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise HarnessError(f"--set {name}: expected true or false, got {raw!r}")
+    if "None" in expected and text.lower() in ("none", "null", ""):
+        return None
+    if "int" in expected:
+        try:
+            return int(text)
+        except ValueError:
+            kind = "an integer" if _is_number(text) else "a number"
+            raise HarnessError(f"--set {name}: expected {kind}, got {raw!r}") from None
+    if "float" in expected:
+        if not _is_number(text):
+            raise HarnessError(f"--set {name}: expected a number, got {raw!r}")
+        return float(text)
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def apply_overrides(knobs: Knobs, overrides: tuple[str, ...] | list[str]) -> Knobs:
+    """Apply "name=value" strings (from --set) with the field's type; unknown names are refused."""
+    changes: dict[str, Any] = {}
+    types = {f.name: str(f.type) for f in fields(Knobs)}
+    for item in overrides:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise HarnessError(f"--set {item!r}: expected KNOB=VALUE")
+        if name not in KNOB_NAMES:
+            raise HarnessError(f"--set: unknown knob '{name}'", "knobs: " + ", ".join(sorted(KNOB_NAMES)))
+        changes[name] = _parse_knob(name, raw, types[name])
+    return replace(knobs, **changes)
+
+
 _TOP_KEYS = frozenset({"name", "description", "gpu", "benchmarks"})
 _GPU_KEYS = frozenset({"model", "match", "count", "memory_gb"})
 
@@ -75,14 +147,20 @@ class System:
     derived_from: str | None = None
     scale: float = 1.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Knobs found on this machine by `harness search --write`: searched[model][scenario][backend] -> knobs.
+    searched: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def knobs(self, model: str, scenario: str, backend: str) -> Knobs:
-        """Defaults <- the scenario entry <- its by_backend.<backend> section, scaled for derived systems."""
+        """Defaults <- the scenario entry <- its by_backend.<backend> section, scaled for derived systems,
+        <- what a search found for this backend (never scaled: it was measured here)."""
         entry = dict(self.benchmarks.get(model, {}).get(scenario, {}))
         per_backend = entry.pop("by_backend", {}) or {}
         values = {**entry, **(per_backend.get(backend) or {})}
         knobs = Knobs(**values)
-        return knobs.scaled(self.scale) if self.scale != 1.0 else knobs
+        if self.scale != 1.0:
+            knobs = knobs.scaled(self.scale)
+        found = self.searched.get(model, {}).get(scenario, {}).get(backend)
+        return replace(knobs, **found) if found else knobs
 
     def has_entry(self, model: str, scenario: str) -> bool:
         return scenario in self.benchmarks.get(model, {})
@@ -133,6 +211,22 @@ def normalize_scenario(text: str, where: str = "") -> str:
     raise HarnessError(f"{prefix}unknown scenario '{text}'", "valid scenarios: offline, server")
 
 
+def _load_searched(name: str) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    path = configs_dir() / "systems" / "searched" / f"{name}.yaml"
+    if not path.is_file():
+        return {}
+    data = load_yaml(path)
+    out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for model, per_scenario in data.items():
+        for scenario, per_backend in (per_scenario or {}).items():
+            canonical = normalize_scenario(str(scenario), where=str(path))
+            for backend, entry in (per_backend or {}).items():
+                knobs = dict((entry or {}).get("knobs") or {})
+                check_keys(f"{path}: {model}.{scenario}.{backend}.knobs", knobs, KNOB_NAMES)
+                out.setdefault(model, {}).setdefault(canonical, {})[str(backend)] = knobs
+    return out
+
+
 def system_names() -> list[str]:
     return sorted(p.stem for p in (configs_dir() / "systems").glob("*.yaml"))
 
@@ -142,7 +236,8 @@ def load_system(name: str) -> System:
     if not path.is_file():
         raise HarnessError(f"unknown system '{name}'",
                            "known systems: " + ", ".join(system_names()) + " (or SYSTEM=auto)")
-    return _parse(path)
+    system = _parse(path)
+    return replace(system, searched=_load_searched(system.name))
 
 
 def all_systems() -> list[System]:
@@ -181,8 +276,9 @@ def match_system(host: HostInfo) -> System:
     factor = count / base.gpu.count
     requirement = GpuRequirement(gpu_name, re.escape(gpu_name), count, host.gpus[0].memory_mib / 1024)
     stem = re.sub(r"_x\d+$", "", base.name) if same_model else slug(gpu_name)
-    return replace(base, name=f"{stem}_x{count}", gpu=requirement, derived_from=base.name,
-                   scale=factor, notes=(note,))
+    name = f"{stem}_x{count}"
+    return replace(base, name=name, gpu=requirement, derived_from=base.name, scale=factor, notes=(note,),
+                   searched=_load_searched(name))
 
 
 def resolve_system(name: str, host: HostInfo) -> System:

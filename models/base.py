@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,13 @@ class Dataset(abc.ABC):
         """
         return None
 
+    def sample_ids(self) -> Sequence[str] | None:
+        """Each sample's name in the dataset's own terms (image file name, question id), by QSL index.
+
+        MLPerf calibration lists name samples this way; None when samples have no such names.
+        """
+        return None
+
     def describe(self) -> str:
         kind = "DEMO data" if self.is_demo else "dataset"
         return f"{kind} {self.name}: {self.total_count} samples at {self.location}"
@@ -181,6 +189,14 @@ class ModelSpec(abc.ABC):
         """Write a small dataset in the real on-disk format to ``dest``."""
 
     demo_sample_count: ClassVar[int] = 256
+    # The MLPerf calibration list (a file in the model's folder, one sample name per line as
+    # Dataset.sample_ids() names them): the only samples INT8/FP8 engines may be calibrated on.
+    calibration_list: ClassVar[str | None] = None
+
+    def calibration_list_path(self) -> Path | None:
+        if self.calibration_list is None:
+            return None
+        return Path(inspect.getfile(type(self))).parent / self.calibration_list
 
     # -- network ------------------------------------------------------------
     @abc.abstractmethod

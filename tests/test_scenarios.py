@@ -130,19 +130,25 @@ def test_offline_orders_variable_length_samples_by_length() -> None:
 
 def test_batcher_fills_a_batch_or_times_out() -> None:
     batcher = DynamicBatcher(max_batch=4, timeout_s=0.2)
+    def take() -> list[tuple[int, int]]:
+        got = batcher.take()
+        assert got is not None
+        return list(zip(got[0], got[1].tolist()))
+
     batcher.put([1, 2, 3, 4, 5], [10, 20, 30, 40, 50])
-    assert batcher.take() == [(1, 10), (2, 20), (3, 30), (4, 40)]  # full: no wait
+    assert take() == [(1, 10), (2, 20), (3, 30), (4, 40)]  # full: no wait
     started = time.monotonic()
-    assert batcher.take() == [(5, 50)]  # partial: waits for the timeout
+    assert take() == [(5, 50)]  # partial: waits for the timeout
     assert time.monotonic() - started >= 0.15
     result: list = []
-    taker = threading.Thread(target=lambda: result.append(batcher.take()))
+    taker = threading.Thread(target=lambda: result.append(take()))
     taker.start()
     time.sleep(0.05)
     batcher.put([6, 7], [60, 70])
+    started = time.monotonic()
     batcher.put([8, 9], [80, 90])  # fills the batch: the taker returns before its timeout
     taker.join(1)
-    assert result == [[(6, 60), (7, 70), (8, 80), (9, 90)]]
+    assert result == [[(6, 60), (7, 70), (8, 80), (9, 90)]] and time.monotonic() - started < 0.15
     batcher.stop()
     assert batcher.take() is None
 
@@ -162,3 +168,20 @@ def test_server_sut_completes_every_query(runners: int) -> None:
     sut.stop()
     assert sorted(collected) == [(5000 + i, i % 50) for i in range(200)]
     assert sut.issued == 200
+
+
+def test_response_packer_reuses_objects_and_copies_fixed_rows() -> None:
+    from harness.scenarios.base import ResponsePacker
+
+    packer = ResponsePacker(lg.QuerySampleResponse, max_batch=4)
+    first = packer.pack([1, 2, 3], Responses.rows(np.array([10, 20, 30], dtype=np.int32)))
+    assert [r.id for r in first] == [1, 2, 3]
+    assert [int(np.frombuffer(read_response(r), np.int32)[0]) for r in first] == [10, 20, 30]
+    objects = [id(r) for r in first]
+    second = packer.pack([7, 8], Responses.rows(np.array([70, 80], dtype=np.int32)))
+    assert [id(r) for r in second] == objects[:2]  # the same response objects, new ids and bytes
+    assert [(r.id, int(np.frombuffer(read_response(r), np.int32)[0])) for r in second] == [(7, 70), (8, 80)]
+    wide = packer.pack([5], Responses.rows(np.array([[1.0, 2.0]], dtype=np.float64)))  # new row size
+    assert np.frombuffer(read_response(wide[0]), np.float64).tolist() == [1.0, 2.0]
+    ragged = packer.pack([4, 6], Responses(np.arange(5, dtype=np.uint8), np.array([0, 2, 5])))
+    assert [read_response(r) for r in ragged] == [bytes([0, 1]), bytes([2, 3, 4])]

@@ -75,3 +75,34 @@ def test_prepare_imagenet_rejects_a_wrong_tarball(tmp_path: Path) -> None:
                                   "--dest", str(tmp_path / "out")]) == 2
     assert prepare_imagenet.main(["--val-tar", str(tmp_path / "missing.tar")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_fetch_squad_refuses_a_file_that_is_not_the_published_one(tmp_path: Path) -> None:
+    from scripts import fetch_squad
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "dev-v1.1.json").write_text('{"version": "1.1", "data": []}')
+    code = fetch_squad.main(["--dest", str(tmp_path / "squad"), "--base-url", mirror.as_uri()])
+    assert code == 1
+    assert not list((tmp_path / "squad").glob("dev-v1.1.json*"))
+
+
+def test_fetch_squad_takes_the_vocab_from_the_package(tmp_path: Path) -> None:
+    from scripts import fetch_squad
+
+    dest = tmp_path / "vocab.txt"
+    fetch_squad._vocab_from_package(dest)
+    assert hashlib.md5(dest.read_bytes()).hexdigest() == fetch_squad.VOCAB_MD5
+
+
+def test_fetch_bert_weights_checks_the_published_md5(tmp_path: Path) -> None:
+    from scripts import fetch_bert_weights
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "model.pytorch").write_bytes(b"not the real checkpoint")
+    code = fetch_bert_weights.main(["--dest", str(tmp_path / "bert"), "--base-url", mirror.as_uri()])
+    assert code == 1
+    assert not (tmp_path / "bert" / "model.pytorch").exists()
+    assert fetch_bert_weights.main(["--no-torch"]) == 2

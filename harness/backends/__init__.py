@@ -14,8 +14,9 @@ _REGISTRY: dict[str, str] = {
     "null": "harness.backends.null:NullBackend",
     "torch": "harness.backends.torch_backend:TorchBackend",
     "onnxruntime": "harness.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "tensorrt": "harness.backends.tensorrt.backend:TensorRTBackend",
 }
-_ALIASES = {"ort": "onnxruntime", "pytorch": "torch"}
+_ALIASES = {"ort": "onnxruntime", "pytorch": "torch", "trt": "tensorrt"}
 
 
 def backend_names() -> list[str]:

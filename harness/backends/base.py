@@ -10,11 +10,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from models.base import ModelSpec
+from models.base import Dataset, ModelSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.qsl import SampleStore
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,15 @@ class BackendOptions:
     max_batch_size: int = 1
     streams_per_device: int = 1
     cache_dir: Path = Path("build/cache")
+    # Compiled engines (TensorRT plans) and their calibration caches.
+    engine_dir: Path = Path("build/engines")
+    workspace_mib: int | None = None
+    builder_optimization_level: int | None = None
+    use_cuda_graphs: bool = False
+    start_from_device: bool = False
+    torch_compile: str | None = None
+    # The run's dataset, for backends that calibrate on it (INT8 engines).
+    dataset: Dataset | None = None
 
 
 class Runner(abc.ABC):
@@ -40,6 +52,11 @@ class Runner(abc.ABC):
 
         ``inputs`` is empty for backends that declare ``consumes_inputs = False``.
         """
+
+    def infer_samples(self, store: "SampleStore", qsl_indices: np.ndarray, count: int) -> dict[str, np.ndarray]:
+        """Run a batch of loaded samples. Gathers them on the host; runners that keep the
+        samples in device memory (start_from_device) override this and gather there."""
+        return self.infer(store.gather(qsl_indices), count)
 
     def warmup(self, inputs: dict[str, np.ndarray], count: int) -> None:
         """Run a batch so first-call costs (allocation, autotuning) stay out of the timed run."""

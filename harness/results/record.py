@@ -20,6 +20,8 @@ STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
 STATUS_FAILED = "failed"
+# Stopped on purpose because the outcome was already clear (a Server probe far behind its target).
+STATUS_ABORTED = "aborted"
 
 
 def now_iso() -> str:

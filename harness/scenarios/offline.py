@@ -46,12 +46,13 @@ class OfflineSUT:
 
     # -- workers ------------------------------------------------------------
     def _worker(self, runner: Runner) -> None:
+        packer = self.executor.packer(self.batch_size)
         while True:
             item = self._work.get()
             if item is None:
                 return
             try:
-                self.executor.run(runner, item[0], item[1])
+                self.executor.run(runner, item[0], item[1], packer)
             except BaseException as exc:  # reported by the run loop, which aborts the run
                 self.executor.fail(exc)
                 return

@@ -21,36 +21,46 @@ class DynamicBatcher:
     def __init__(self, max_batch: int, timeout_s: float) -> None:
         self.max_batch = max_batch
         self.timeout_s = timeout_s
-        self._queue: deque[tuple[int, int]] = deque()
+        self._ids: deque[int] = deque()
+        self._indices: deque[int] = deque()
         self._cv = threading.Condition(threading.Lock())
         self._stopped = False
 
     def put(self, ids: list[int], indices: list[int]) -> None:
         with self._cv:
-            was_empty = not self._queue
-            self._queue.extend(zip(ids, indices))
-            if was_empty or len(self._queue) >= self.max_batch:
+            was_empty = not self._ids
+            self._ids.extend(ids)
+            self._indices.extend(indices)
+            if was_empty or len(self._ids) >= self.max_batch:
                 self._cv.notify()
 
-    def take(self) -> list[tuple[int, int]] | None:
-        """Block for the next batch; None once stopped and drained."""
+    def take(self) -> tuple[list[int], np.ndarray] | None:
+        """Block for the next batch (ids, qsl indices); None once stopped and drained."""
         with self._cv:
-            while not self._queue:
+            queue = self._ids
+            while not queue:
                 if self._stopped:
                     return None
                 self._cv.wait()
-            if len(self._queue) < self.max_batch and self.timeout_s > 0:
+            if len(queue) < self.max_batch and self.timeout_s > 0:
                 deadline = time.monotonic() + self.timeout_s
-                while len(self._queue) < self.max_batch and not self._stopped:
+                while len(queue) < self.max_batch and not self._stopped:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
                     self._cv.wait(remaining)
-            count = min(len(self._queue), self.max_batch)
-            batch = [self._queue.popleft() for _ in range(count)]
-            if self._queue:
+            if len(queue) <= self.max_batch:  # the common case: take everything
+                ids = list(queue)
+                indices = np.array(self._indices, dtype=np.int64)
+                queue.clear()
+                self._indices.clear()
+            else:
+                count = self.max_batch
+                ids = [queue.popleft() for _ in range(count)]
+                pop = self._indices.popleft
+                indices = np.fromiter((pop() for _ in range(count)), dtype=np.int64, count=count)
                 self._cv.notify()  # more work waiting: wake another taker
-            return batch
+            return ids, indices
 
     def stop(self) -> None:
         with self._cv:
@@ -79,14 +89,14 @@ class ServerSUT:
         return None
 
     def _worker(self, runner: Runner) -> None:
+        packer = self.executor.packer(self.batcher.max_batch)
         while True:
             batch = self.batcher.take()
             if batch is None:
                 return
-            ids = [sample_id for sample_id, _ in batch]
-            qsl_indices = np.fromiter((index for _, index in batch), dtype=np.int64, count=len(batch))
+            ids, qsl_indices = batch
             try:
-                self.executor.run(runner, ids, qsl_indices)
+                self.executor.run(runner, ids, qsl_indices, packer)
             except BaseException as exc:  # reported by the run loop, which aborts the run
                 self.executor.fail(exc)
                 return

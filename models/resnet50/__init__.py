@@ -61,6 +61,8 @@ class ResNet50(ModelSpec):
     weights_hint = "python scripts/fetch_resnet50_weights.py"
     default_weights = {"torch": "resnet50-19c8e357.pth", "onnx": "resnet50_v1.onnx"}
     demo_sample_count = 256
+    # MLCommons inference repo, calibration/ImageNet/cal_image_list_option_1.txt (500 images).
+    calibration_list = "cal_image_list_option_1.txt"
 
     def __init__(self, weights: Path | None = None, seed: int = 0) -> None:
         super().__init__(weights, seed)

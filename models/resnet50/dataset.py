@@ -91,6 +91,9 @@ class ImageNetDataset(Dataset):
     def total_count(self) -> int:
         return len(self.files)
 
+    def sample_ids(self) -> list[str]:
+        return self.files
+
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         order = np.asarray(indices, dtype=np.int64)
         return {"input": np.ascontiguousarray(self._crops[order])}

@@ -100,6 +100,8 @@ def read_series(path: Path) -> list[dict[str, float]]:
 
 def _telemetry(view: RunView) -> dict[str, Any]:
     info = view.record.telemetry if view.record is not None else {}
+    if not info and (view.run_dir / SERIES_FILE).is_file():  # a run stopped before it could summarize
+        info = {"recorded": True, "source": "nvidia-smi", "file": SERIES_FILE}
     if not info:
         return {"recorded": False, "reason": "this run has no telemetry record", "charts": []}
     if not info.get("recorded"):

@@ -1,0 +1,214 @@
+"""`python -m harness search`: the highest Server target QPS that stays VALID, or the Offline expected QPS.
+
+Each probe is a short real run (`python -m harness run ...` in its own process). Server: grow the target
+while VALID, then bisect between the last VALID and the first INVALID target on LoadGen's verdict (p99
+against the bound); a probe that falls clearly behind stops early. Offline: a run at the configured
+expected QPS measures samples/s, and a second run at that rate confirms it. The curve walked is printed;
+--write stores the result as a by-backend override in configs/systems/searched/<system>.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.config import PROJECT_ROOT, configs_dir
+from harness.errors import HarnessError
+
+
+@dataclass
+class Probe:
+    qps: float
+    valid: bool
+    value: float | None = None
+    p99_ms: float | None = None
+    note: str = ""
+    run_id: str = ""
+
+
+@dataclass
+class SearchResult:
+    probes: list[Probe] = field(default_factory=list)
+
+    @property
+    def best(self) -> Probe | None:
+        valid = [p for p in self.probes if p.valid]
+        return max(valid, key=lambda p: p.qps) if valid else None
+
+
+def find_highest_valid(probe: Callable[[float], Probe], start_qps: float, max_probes: int = 8,
+                       tolerance: float = 0.03, grow: float = 1.5) -> SearchResult:
+    """Grow x``grow`` while VALID (shrink while INVALID), then bisect until hi/lo < 1 + tolerance."""
+    result = SearchResult()
+    low: float | None = None
+    high: float | None = None
+    qps = start_qps
+    while len(result.probes) < max_probes:
+        p = probe(qps)
+        result.probes.append(p)
+        if p.valid:
+            low = qps if low is None else max(low, qps)
+        else:
+            high = qps if high is None else min(high, qps)
+        if high is None:
+            qps *= grow
+        elif low is None:
+            qps /= grow
+        elif high / low < 1 + tolerance:
+            break
+        else:
+            qps = (low + high) / 2
+    return result
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def run_probe(run_args: list[str], qps: float, results_dir: Path, extra: list[str]) -> tuple[Probe, dict[str, Any]]:
+    """One short `harness run` at ``qps``; its run record decides VALID."""
+    before = set(results_dir.glob("*/*/*/runs/*"))
+    cmd = [sys.executable, "-m", "harness", "run", *run_args, "--target-qps", f"{qps:.6g}",
+           "--results-dir", str(results_dir), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
+    new = sorted(set(results_dir.glob("*/*/*/runs/*")) - before)
+    if proc.returncode not in (0, 4) or not new or not (new[-1] / "run.json").is_file():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise HarnessError(f"probe at {qps:,.0f} QPS failed (exit {proc.returncode}):\n{tail}")
+    record = json.loads((new[-1] / "run.json").read_text())
+    result = record.get("result") or {}
+    p99 = (record.get("latency_ns") or {}).get("p99")
+    note = "stopped early (clearly behind)" if result.get("aborted") else "; ".join(result.get("explanation", []))
+    probe = Probe(qps, bool(result.get("valid")), result.get("value"), p99 / 1e6 if p99 else None, note,
+                  record["run_id"])
+    return probe, record
+
+
+def _print_probe(p: Probe, unit: str) -> None:
+    p99 = f"{p.p99_ms:9.2f}" if p.p99_ms is not None else f"{'-':>9s}"
+    value = f"{p.value:>12,.1f}" if p.value is not None else f"{'-':>12s}"
+    print(f"  {p.qps:>12,.1f} {p99} {value} {unit:9s} {'VALID' if p.valid else 'INVALID':8s} {p.note[:90]}",
+          flush=True)
+
+
+def write_override(system: str, model: str, scenario: str, backend: str, knobs: dict[str, Any],
+                   provenance: dict[str, Any]) -> Path:
+    """Merge one result into configs/systems/searched/<system>.yaml (the shipped file stays untouched)."""
+    path = configs_dir() / "systems" / "searched" / f"{system}.yaml"
+    data: dict[str, Any] = {}
+    if path.is_file():
+        data = yaml.safe_load(path.read_text()) or {}
+    entry = data.setdefault(model, {}).setdefault(scenario, {}).setdefault(backend, {})
+    entry.setdefault("knobs", {}).update(knobs)
+    entry["found"] = provenance
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = ("# Written by `python -m harness search --write`: per-backend knobs found on this machine.\n"
+              f"# They override configs/systems/{system}.yaml; delete an entry to go back to it.\n")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + yaml.safe_dump(data, sort_keys=True))
+    tmp.replace(path)
+    return path
+
+
+def _run_args(args: argparse.Namespace) -> list[str]:
+    out = ["--model", args.model, "--scenario", args.scenario, "--backend", args.backend, "--system", args.system,
+           "--device", args.device]
+    if args.demo:
+        out.append("--demo")
+    if args.data_dir:
+        out += ["--data-dir", str(args.data_dir)]
+    if args.weights:
+        out += ["--weights", str(args.weights)]
+    for knob in args.knobs:
+        out += ["--set", knob]
+    return out
+
+
+def _resolve_start(args: argparse.Namespace) -> tuple[str, str, str, str, float]:
+    """(system, backend, model, scenario, configured target) as `harness run` would resolve them."""
+    from harness.resolve import resolve
+    from harness.spec import RunSpec
+
+    spec = RunSpec(model=args.model, scenario=args.scenario, backend=args.backend, system=args.system,
+                   device=args.device, demo=args.demo, data_dir=args.data_dir, weights=args.weights,
+                   knob_overrides=tuple(args.knobs))
+    r = resolve(spec)
+    return r.system.name, r.backend_name, r.model.name, spec.scenario, r.target_qps
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness search", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--system", default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--weights", type=Path)
+    p.add_argument("--set", dest="knobs", action="append", default=[], metavar="KNOB=VALUE")
+    p.add_argument("--start-qps", type=float, help="first target (default: the system config's)")
+    p.add_argument("--probe-duration-ms", type=int, default=10000, help="minimum duration of each probe")
+    p.add_argument("--min-query-count", type=int, help="minimum queries per probe (default: LoadGen's)")
+    p.add_argument("--target-latency-ms", type=float, help="Server bound override (not comparable)")
+    p.add_argument("--max-probes", type=int, default=8)
+    p.add_argument("--tolerance", type=float, default=0.03, help="stop when the bracket is this tight")
+    p.add_argument("--behind-s", type=float, default=2.0,
+                   help="Server: stop a probe once its backlog exceeds this many seconds of work")
+    p.add_argument("--results-dir", type=Path, default=Path("results/search"))
+    p.add_argument("--write", action="store_true", help="store the result in configs/systems/searched/")
+    args = p.parse_args(argv)
+    system, backend, model, scenario, configured = _resolve_start(args)
+    start = args.start_qps or configured
+    run_args = _run_args(args)
+    extra = ["--min-duration-ms", str(args.probe_duration_ms)]
+    if args.min_query_count is not None:
+        extra += ["--min-query-count", str(args.min_query_count)]
+    if args.target_latency_ms is not None:
+        extra += ["--target-latency-ms", str(args.target_latency_ms)]
+    unit = "queries/s" if scenario == "Server" else "samples/s"
+    print(f"== search {model} {scenario} on {system} with {backend}, from {start:,.1f} QPS "
+          f"({args.probe_duration_ms / 1000:g} s probes)")
+    print(f"  {'target':>12s} {'p99 ms':>9s} {'achieved':>12s}")
+    if scenario == "Server":
+        def probe(qps: float) -> Probe:
+            result, _ = run_probe(run_args, qps, args.results_dir, [*extra, "--abort-when-behind",
+                                                                     str(args.behind_s)])
+            _print_probe(result, unit)
+            return result
+
+        search = find_highest_valid(probe, start, args.max_probes, args.tolerance)
+        knob = "server_target_qps"
+    else:
+        search = SearchResult()
+        first, _ = run_probe(run_args, start, args.results_dir, extra)
+        _print_probe(first, unit)
+        search.probes.append(first)
+        if first.value:
+            second, _ = run_probe(run_args, first.value, args.results_dir, extra)
+            _print_probe(second, unit)
+            search.probes.append(second)
+        knob = "offline_expected_qps"
+    best = search.best
+    if best is None:
+        print(f"== no VALID probe: lower --start-qps (tried down to {min(p.qps for p in search.probes):,.1f})")
+        return 3
+    print(f"== highest VALID {knob}: {best.qps:,.1f} (run {best.run_id}); leave some margin for 10-minute runs")
+    if args.write:
+        when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        path = write_override(system, model, scenario, backend, {knob: round(best.qps, 1)},
+                              {"at": when, "probe_duration_ms": args.probe_duration_ms,
+                               "probes": [asdict(p) for p in search.probes]})
+        print(f"== written to {path}")
+    return 0
