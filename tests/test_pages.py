@@ -211,6 +211,7 @@ def test_broken_input_shows_what_is_missing(broken: dict[str, Any], browser: Bro
     # The only VALID Offline run lost its results: nothing VALID is left to show.
     assert "no VALID run" in browser.texts('tr[data-model="resnet"] td.missing[data-scenario="Offline"]')[0]
     assert "no VALID run" in browser.texts('tr[data-model="resnet"] td.missing[data-scenario="Server"]')[0]
+    assert browser.texts('tr[data-model="resnet"] td.units[data-scenario="Server"]') == ["Queries/s"]
     assert browser.texts("#test_date_val") == ["open"]
     assert browser.texts("#results-table th").count("Accuracy") == 2
     assert "acc: 0.0" in browser.texts('tr[data-model="resnet"] td.accuracy')

@@ -32,6 +32,13 @@ def row_name(mlperf_model: str) -> str:
     return _ROW_NAMES.get(mlperf_model, mlperf_model)
 
 
+def expected_unit(mlperf_model: str, scenario: str) -> str:
+    """The unit a benchmark's result would carry in a scenario (for cells still without a result)."""
+    if mlperf_model.startswith("gptj"):
+        return "Tokens/s"
+    return {"Offline": "Samples/s", "Server": "Queries/s"}.get(scenario, "")
+
+
 def accuracy_target_text(targets: dict[str, float]) -> str:
     """{'acc': 75.6954} -> 'acc: 75.6954'; several metrics are joined with ', ' (4 decimals at most)."""
     return ", ".join(f"{name}: {round(float(value), 4)}" for name, value in targets.items())

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results.pages.facts import COPYRIGHT, RoundFacts, availability_text, category_scenarios, round_date
+from harness.results.pages.facts import (
+    COPYRIGHT,
+    RoundFacts,
+    availability_text,
+    category_scenarios,
+    expected_unit,
+    round_date,
+)
 from harness.results.pages.facts import row_name as page_row_name
 from harness.sysdesc import check
 
@@ -142,7 +149,9 @@ def build(desc: dict[str, Any], results: dict[str, dict[str, ScenarioResult]], f
                         footnotes.append(found.stamp)
                     cells[-1].footnote = footnotes.index(found.stamp) + 1
             elif found is not None or scenario in required:
-                cells.append(Cell(scenario, "missing", found or ScenarioResult(problem="no result")))
+                missing = found or ScenarioResult(problem="no result")
+                missing.unit = missing.unit or expected_unit(model, scenario)
+                cells.append(Cell(scenario, "missing", missing))
             else:
                 cells.append(Cell(scenario, "na"))
         target = bench.target_text if bench else ""
