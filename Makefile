@@ -2,6 +2,8 @@
 #   make run MODEL=resnet50 SCENARIO=offline [MODE=accuracy] [BACKEND=auto|torch|onnxruntime|null]
 #            [SYSTEM=auto|<name>] [FAST=1] [DEMO=1] [RUN_ARGS="..."]
 #   make run_harness RUN_ARGS="--benchmarks=resnet50 --scenarios=offline --test_mode=AccuracyOnly"
+#   make report [SYSTEM=<name>] [REPORT_ARGS="--results-dir results"]   (results pages; docs/pages.md)
+#   make system [SYSTEM=<name>]   (write systems/<name>.json for you to complete)
 #   make engines MODEL=resnet50 [SCENARIO=offline] [SYSTEM=...]      (TensorRT engines ahead of time)
 #   make generate_engines RUN_ARGS="--benchmarks=resnet50 --scenarios=offline"
 #   make selftest-gpu                  (needs a GPU and TensorRT: engines vs torch, then 30 s Offline runs)
@@ -20,13 +22,15 @@ SYSTEM ?= auto
 FAST ?=
 DEMO ?=
 RUN_ARGS ?=
+REPORT_ARGS ?=
+CHROMIUM ?= chromium
 # Type stubs for TensorRT's Python API: installed without their (NVIDIA-hosted) dependency, then patched.
 TRT_STUBS_VERSION := 10.13.0.35.1
 TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness engines generate_engines selftest-gpu test lint typecheck clean bench-overhead
+.PHONY: venv run run_harness report system browser engines generate_engines selftest-gpu test lint typecheck clean bench-overhead bench-gpu
 
 venv: $(STAMP)
 
@@ -42,6 +46,22 @@ run: $(STAMP)
 
 run_harness: $(STAMP)
 	$(PY) -m harness run_harness $(RUN_ARGS)
+
+report: $(STAMP)
+	$(PY) -m harness report $(if $(filter-out auto,$(SYSTEM)),--system $(SYSTEM)) $(REPORT_ARGS)
+
+system: $(STAMP)
+	$(PY) -m harness system $(if $(filter-out auto,$(SYSTEM)),--name $(SYSTEM))
+
+# The page tests load every page kind in a real headless browser: Debian's chromium, installed when missing.
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the page tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "chromium is missing: install it (sudo apt-get install chromium) or set HARNESS_CHROMIUM" >&2; \
+	fi
 
 # SCENARIO given on the command line builds that scenario's engine; otherwise every scenario's.
 engines: $(STAMP)
@@ -60,7 +80,11 @@ $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) scripts/patch_tensorrt_stubs.py
 	@touch $@
 
-# A benchmark, not a test: bare LoadGen SUT vs the harness (null backend), ratios printed.
+# Benchmarks, not tests: they print ratios measured side by side.
+bench-gpu: $(STAMP)
+	$(PY) -m harness bench-gpu --model $(MODEL) --backend $(BACKEND) --system $(SYSTEM) $(RUN_ARGS)
+
+# Bare LoadGen SUT vs the harness (null backend).
 bench-overhead: $(STAMP)
 	$(PY) -m harness bench-overhead $(RUN_ARGS)
 
@@ -72,7 +96,7 @@ lint: $(STAMP)
 typecheck: $(STAMP) $(TRT_STUBS)
 	$(PY) -m mypy harness models
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(PY) -m pytest -q tests
 
 clean:

@@ -149,6 +149,68 @@ def cmd_run_harness(argv: Sequence[str]) -> int:
     return worst
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.results.pages import render_results, render_submission
+
+    if args.submission_dir is not None:
+        if not args.submitter or not args.system:
+            raise HarnessError("--submission-dir needs --submitter ORG and --system NAME",
+                               "e.g. report --submission-dir DIR --submitter Dell --system R760_H100_PCIe_80GBx2_TRT")
+        page = render_submission(args.submission_dir, args.submitter, args.system, args.out,
+                                 args.rules_given or "v4.1", args.division)
+        print(f"wrote {page}")
+        return 0
+    if args.out is not None or args.submitter:
+        raise HarnessError("--out and --submitter apply to --submission-dir only",
+                           "pages of this harness's runs are written under --results-dir")
+    written = render_results(args.results_dir, args.systems_dir, args.system, args.rules_given)
+    summaries = [p for p in written if p.name == "summary.html"]
+    print(f"wrote {len(written) - len(summaries) - 1} run page(s), {len(summaries)} summary page(s):")
+    for page in summaries + [written[-1]]:
+        print(f"  {page}")
+    return 0
+
+
+def cmd_system(args: argparse.Namespace) -> int:
+    from harness import sysdesc
+
+    name = args.name
+    if name is None:
+        from harness.devices import detect_host
+        from harness.systems import match_system
+
+        name = match_system(detect_host()).name
+    update = sysdesc.ensure(args.systems_dir, name, write=not args.check)
+    if args.check:
+        print(f"{update.path}: " + ("would be created" if update.created else "exists"))
+    else:
+        print("\n".join(update.summary()))
+    problems = sysdesc.check(update.data)
+    for line in problems.lines():
+        print(f"  still needed for the submission checker: {line}")
+    if problems:
+        print(f"  edit {update.path}: your values are kept when the machine is detected again")
+    return 0
+
+
+def _add_page_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    report = sub.add_parser("report", help="render results pages: summary.html per system, run pages, index")
+    report.add_argument("--results-dir", type=Path, default=Path("results"), help="this harness's results")
+    report.add_argument("--system", help="only this system (default: every system with runs)")
+    report.add_argument("--systems-dir", type=Path, default=Path("systems"), help="systems/<name>.json files")
+    report.add_argument("--rules", dest="rules_given", default=None, help="MLPerf round (default: the runs' round)")
+    report.add_argument("--submission-dir", type=Path, help="render an MLPerf submission tree instead")
+    report.add_argument("--submitter", help="submitter (organisation) in the submission tree")
+    report.add_argument("--division", choices=("closed", "open", "network"), help="default: where it is found")
+    report.add_argument("--out", type=Path, help="page path (default: <tree>/<division>/<org>/results/<system>/)")
+    report.set_defaults(func=cmd_report)
+    system = sub.add_parser("system", help="detect this machine and write systems/<name>.json (keeps your edits)")
+    system.add_argument("--name", help="system name (default: the SYSTEM=auto match for this machine)")
+    system.add_argument("--systems-dir", type=Path, default=Path("systems"), help="where the files live")
+    system.add_argument("--check", action="store_true", help="detect and list what is missing; write nothing")
+    system.set_defaults(func=cmd_system)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,8 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("generate_engines", help="NVIDIA-style flags: --benchmarks=... --scenarios=...", add_help=False)
     sub.add_parser("search", help="highest VALID Server target QPS / Offline expected QPS (short probes)",
                    add_help=False)
+    sub.add_parser("bench-gpu", help="60-s Offline + Server runs vs the published per-GPU result",
+                   add_help=False)
     sub.add_parser("bench-overhead", help="harness overhead vs a bare LoadGen SUT (a benchmark, prints ratios)",
                    add_help=False)
+    _add_page_commands(sub)
     return parser
 
 
@@ -180,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from harness.search import main as search_main
 
             return search_main(argv[1:])
+        if argv and argv[0] == "bench-gpu":
+            from harness.bench.gpu import main as bench_gpu_main
+
+            return bench_gpu_main(argv[1:])
         if argv and argv[0] == "bench-overhead":
             from harness.bench.overhead import main as bench_main
 

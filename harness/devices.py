@@ -64,7 +64,13 @@ def _nvidia_smi() -> list[GpuInfo]:
     return gpus
 
 
+def _nvidia_driver_present() -> bool:
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+
+
 def _torch_cuda() -> list[GpuInfo]:
+    if not _nvidia_driver_present():  # importing torch costs seconds: skip it where no driver is loaded
+        return []
     try:
         import torch
     except ImportError:

@@ -14,7 +14,7 @@ from typing import Any
 
 import mlperf_loadgen as lg
 
-from harness import loadgen_settings
+from harness import loadgen_settings, sysdesc, telemetry
 from harness.backends import Backend, BackendInfo, BackendOptions, Runner, backend_class
 from harness.errors import HarnessError
 from harness.progress import Progress
@@ -24,6 +24,7 @@ from harness.results import accuracy as accuracy_check
 from harness.results import store
 from harness.results.explain import judge_performance
 from harness.results.logparse import latency_summary_ns, parse_detail_log
+from harness.results.pages import render_after_run
 from harness.results.record import (
     STATUS_ABORTED,
     STATUS_COMPLETE,
@@ -218,7 +219,8 @@ def backend_options(r: ResolvedRun, dataset: Dataset) -> BackendOptions:
                           max_batch_size=k.batch_size, streams_per_device=k.streams_per_device,
                           cache_dir=s.cache_dir, engine_dir=s.cache_dir.parent / "engines",
                           workspace_mib=k.workspace_mib, builder_optimization_level=k.builder_optimization_level,
-                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device, dataset=dataset)
+                          use_cuda_graphs=k.use_cuda_graphs, start_from_device=k.start_from_device,
+                          torch_compile=k.torch_compile, dataset=dataset)
 
 
 def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
@@ -244,7 +246,8 @@ def _new_record(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.LoadG
     record.rules = {"round": r.rules.round, **asdict(r.model_rules)}
     record.system_info = {"name": r.system.name, "description": r.system.description,
                           "derived_from": r.system.derived_from, "scale": r.system.scale,
-                          "config": str(r.system.path) if r.system.path else None, "host": r.host.to_dict()}
+                          "config": str(r.system.path) if r.system.path else None, "host": r.host.to_dict(),
+                          "systems_json": sysdesc.for_run(r.system.name)}
     record.knobs = asdict(r.knobs)
     record.warnings = list(r.warnings)
     record.git = git_state()
@@ -296,6 +299,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     qsl_handle = lg.ConstructQSL(total, min(performance_count, total), samples.load, samples.unload)
     progress = Progress(lambda: (sut.issued, executor.completed))
     started = time.monotonic()
+    sampler = telemetry.start(run_dir, r.host, prepared.info.devices)
     thread = _start_test(sut_handle, qsl_handle, settings, loadgen_settings.log_settings(run_dir, s.mode),
                          run_dir / "audit.config")
     behind_limit = s.abort_when_behind_s if s.scenario == "Server" and s.mode == "performance" else None
@@ -320,6 +324,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
                 _hard_exit(EXIT_ABORTED)
     progress.finish()
     elapsed = time.monotonic() - started
+    record.telemetry = sampler.stop()
     sut.stop()
     lg.DestroyQSL(qsl_handle)
     lg.DestroyFastSUT(sut_handle)
@@ -352,6 +357,8 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     store.mark_complete(run_dir)
     published = store.publish(run_dir, record, s.results_dir)
     _report(r, record, run_dir, published)
+    for page in render_after_run(run_dir, s.results_dir)[:1]:
+        say(f"   run page: {page}")
     if s.strict and not valid:
         exit_code = EXIT_INVALID
     return exit_code

@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 
 SCENARIOS = ("Offline", "Server")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
+TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Knobs:
     start_from_device: bool = False  # performance samples preloaded into each GPU's memory
     # Server: let LoadGen hand over every query already due in one call (LoadGen's server_coalesce_queries).
     server_coalesce_queries: bool = False
+    # torch backend: torch.compile mode (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs);
+    # shapes are compiled during warm-up, outside the timed run.
+    torch_compile: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -45,7 +49,10 @@ class Knobs:
             raise HarnessError(f"batch_timeout_us must be >= 0, got {self.batch_timeout_us}")
         if self.precision not in PRECISIONS:
             raise HarnessError(f"precision '{self.precision}' unknown", "use one of " + ", ".join(PRECISIONS))
-        for name in ("channels_last", "use_cuda_graphs", "start_from_device"):
+        if self.torch_compile is not None and self.torch_compile not in TORCH_COMPILE_MODES:
+            raise HarnessError(f"torch_compile '{self.torch_compile}' unknown",
+                               "use one of " + ", ".join(TORCH_COMPILE_MODES) + " (or leave it out)")
+        for name in ("channels_last", "use_cuda_graphs", "start_from_device", "server_coalesce_queries"):
             if not isinstance(getattr(self, name), bool):
                 raise HarnessError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.workspace_mib is not None and (isinstance(self.workspace_mib, bool)

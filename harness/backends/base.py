@@ -36,6 +36,7 @@ class BackendOptions:
     builder_optimization_level: int | None = None
     use_cuda_graphs: bool = False
     start_from_device: bool = False
+    torch_compile: str | None = None
     # The run's dataset, for backends that calibrate on it (INT8 engines).
     dataset: Dataset | None = None
 

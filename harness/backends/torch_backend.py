@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.backends.base import Backend, BackendInfo, Runner
+from harness.backends.device_samples import DeviceSamples
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,50 +25,37 @@ def _cuda_available() -> bool:
 
 
 class TorchRunner(Runner):
-    def __init__(self, module: "torch.nn.Module", device: str, precision: str, channels_last: bool,
-                 input_names: list[str], output_names: list[str], output_dtypes: list[str]) -> None:
+    """The CPU runner: eager, inference_mode, optional channels_last."""
+
+    def __init__(self, module: "torch.nn.Module", precision: str, channels_last: bool,
+                 inputs: list[str], outputs: list[str], output_dtypes: list[str]) -> None:
         import torch
 
         self._torch = torch
         self.module = module
-        self.device = device
-        self._device = torch.device(device)
+        self.device = "cpu"
         self._float_dtype = getattr(torch, _DTYPES[precision])
         self._channels_last = channels_last
-        self._inputs = input_names
-        self._outputs = output_names
+        self._inputs = inputs
+        self._outputs = outputs
         self._output_dtypes = [getattr(torch, d) for d in output_dtypes]
-        self._stream = torch.cuda.Stream(self._device) if self._device.type == "cuda" else None
-
-    def _prepare(self, array: np.ndarray) -> "torch.Tensor":
-        torch = self._torch
-        tensor = torch.from_numpy(array)
-        if self._stream is not None:
-            tensor = tensor.to(self._device)
-        if tensor.is_floating_point():
-            tensor = tensor.to(self._float_dtype)
-        if self._channels_last and tensor.dim() == 4:
-            tensor = tensor.contiguous(memory_format=torch.channels_last)
-        return tensor
 
     def infer(self, inputs: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
-            if self._stream is not None:
-                with torch.cuda.stream(self._stream):
-                    result = self._run(inputs)
-                self._stream.synchronize()
-            else:
-                result = self._run(inputs)
-        return {name: tensor.numpy() for name, tensor in result.items()}
-
-    def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:
-        args = [self._prepare(inputs[name]) for name in self._inputs]
-        out = self.module(*args)
-        if not isinstance(out, (tuple, list)):
-            out = (out,)
-        return {name: t.to(dtype=dt).to("cpu", non_blocking=False)
-                for name, t, dt in zip(self._outputs, out, self._output_dtypes)}
+            args = []
+            for name in self._inputs:
+                tensor = torch.from_numpy(inputs[name])
+                if tensor.is_floating_point():
+                    tensor = tensor.to(self._float_dtype)
+                if self._channels_last and tensor.dim() == 4:
+                    tensor = tensor.contiguous(memory_format=torch.channels_last)
+                args.append(tensor)
+            out = self.module(*args)
+            if not isinstance(out, (tuple, list)):
+                out = (out,)
+            return {name: t.to(dtype=dt).numpy()
+                    for name, t, dt in zip(self._outputs, out, self._output_dtypes)}
 
 
 class TorchBackend(Backend):
@@ -100,6 +88,16 @@ class TorchBackend(Backend):
             self.notes.append(f"{self.precision} on the CPU is slow or unsupported in torch; running fp32")
             self.precision = "fp32"
         self._modules: dict[str, "torch.nn.Module"] = {}
+        self._samples: dict[str, DeviceSamples] = {}
+        self._graph_sizes: list[int] = []
+        if options.torch_compile and not self._use_cuda:
+            self.notes.append("torch.compile is used on CUDA devices only; the CPU runs eager")
+        if self._use_cuda and options.use_cuda_graphs and any(-1 in s.shape for s in model.inputs):
+            self.notes.append("CUDA graphs off: the model has a sequence axis (shapes change per batch)")
+        if (self._use_cuda and options.torch_compile in ("reduce-overhead", "max-autotune")
+                and options.use_cuda_graphs):
+            self.notes.append(f"torch.compile mode {options.torch_compile} captures CUDA graphs itself; "
+                              "use_cuda_graphs is ignored")
         self._base = model.torch_module()
 
     def devices(self) -> list[str]:
@@ -121,15 +119,33 @@ class TorchBackend(Backend):
                 module = module.to(getattr(torch, _DTYPES[self.precision]))
             if self.options.channels_last:
                 module = module.to(memory_format=torch.channels_last)
-            self._modules[device] = module.eval()
+            module = module.eval()
+            if self.options.torch_compile and device != "cpu":
+                module = torch.compile(module, mode=self.options.torch_compile, dynamic=False)
+            self._modules[device] = module
         return self._modules[device]
 
     def create_runner(self, device: str, stream_index: int) -> Runner:
-        return TorchRunner(
-            self._module_for(device), device, self.precision, self.options.channels_last,
-            [s.name for s in self.model.inputs], [s.name for s in self.model.outputs],
-            [s.dtype for s in self.model.outputs],
-        )
+        if device == "cpu":
+            return TorchRunner(self._module_for(device), self.precision, self.options.channels_last,
+                               [s.name for s in self.model.inputs], [s.name for s in self.model.outputs],
+                               [s.dtype for s in self.model.outputs])
+        import torch
+
+        from harness.backends.torch_cuda import TorchCudaRunner
+
+        samples = None
+        if self.options.start_from_device:
+            crop = {s.name: s.sequence_axis for s in self.model.inputs if s.sequence_axis is not None}
+            samples = self._samples.setdefault(device, DeviceSamples(device, crop))
+        compile_mode = self.options.torch_compile
+        own_graphs = self.options.use_cuda_graphs and compile_mode not in ("reduce-overhead", "max-autotune")
+        runner = TorchCudaRunner(
+            self._module_for(device), device, getattr(torch, _DTYPES[self.precision]), self.options.channels_last,
+            self.model.inputs, self.model.outputs, self.options.max_batch_size, own_graphs,
+            static_shapes=compile_mode is not None, samples=samples)
+        self._graph_sizes = runner.sizes
+        return runner
 
     def info(self) -> BackendInfo:
         import torch
@@ -137,6 +153,10 @@ class TorchBackend(Backend):
         versions = {"torch": str(torch.__version__)}
         if self._use_cuda:
             versions["cuda"] = str(torch.version.cuda)
-        return BackendInfo(self.name, self.devices(), self.precision, versions, list(self.notes),
-                           {"channels_last": self.options.channels_last,
-                            "threads": torch.get_num_threads()})
+        details: dict[str, Any] = {"channels_last": self.options.channels_last, "threads": torch.get_num_threads()}
+        if self._use_cuda:
+            details.update({"torch_compile": self.options.torch_compile,
+                            "use_cuda_graphs": self.options.use_cuda_graphs,
+                            "start_from_device": self.options.start_from_device,
+                            "static_batch_sizes": self._graph_sizes})
+        return BackendInfo(self.name, self.devices(), self.precision, versions, list(self.notes), details)

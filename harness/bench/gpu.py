@@ -1,0 +1,134 @@
+"""`python -m harness bench-gpu --model resnet50`: a 60-s Offline run and a 60-s Server run at the
+system's (searched) target, compared per GPU with the published MLPerf result for the same GPU model.
+
+Writes results/bench/<gpu>/<model>.json: samples/s, p99, validity, GPU telemetry when it was recorded,
+and the ratio to the published per-GPU figure (configs/reference/published_results.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.config import PROJECT_ROOT, configs_dir
+from harness.devices import detect_host, slug
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class Published:
+    round: str
+    system: str
+    accelerator: str
+    accelerators: int
+    value: float
+    metric: str
+
+    @property
+    def per_accelerator(self) -> float:
+        return self.value / self.accelerators
+
+
+def published_per_gpu(accelerator: str, mlperf_model: str, scenario: str, gpu_count: int = 1,
+                      path: Path | None = None) -> Published | None:
+    """The newest published result for this GPU model, benchmark and scenario, from the system whose GPU
+    count is closest to ``gpu_count`` (None if there is none)."""
+    path = path or configs_dir() / "reference" / "published_results.csv"
+    if not path.is_file():
+        return None
+    best: Published | None = None
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if (row["accelerator"].lower() != accelerator.lower() or row["model"] != mlperf_model
+                    or row["scenario"] != scenario):
+                continue
+            entry = Published(row["round"], row["system"], row["accelerator"], int(row["accelerators"]),
+                              float(row["value"]), row["metric"])
+            if best is None or (entry.round, -abs(entry.accelerators - gpu_count)) > (
+                    best.round, -abs(best.accelerators - gpu_count)):
+                best = entry
+    return best
+
+
+def _run(args: argparse.Namespace, scenario: str, results_dir: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "harness", "run", "--model", args.model, "--scenario", scenario,
+           "--backend", args.backend, "--system", args.system, "--min-duration-ms", str(args.duration_ms),
+           "--min-query-count", "1", "--results-dir", str(results_dir), *args.run_args]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    print(f"== {' '.join(cmd[2:])}", flush=True)
+    before = set(results_dir.glob("*/*/*/runs/*"))
+    proc = subprocess.run(cmd, env=env, check=False)
+    new = sorted(set(results_dir.glob("*/*/*/runs/*")) - before)
+    if proc.returncode != 0 or not new:
+        raise HarnessError(f"the {scenario} run failed (exit {proc.returncode})", "see its output above")
+    record: dict[str, Any] = json.loads((new[-1] / "run.json").read_text())
+    return record
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    result = record.get("result") or {}
+    return {"run_id": record["run_id"], "valid": result.get("valid"), "value": result.get("value"),
+            "unit": result.get("unit"), "target_qps": record["loadgen"]["plan"]["target_qps"],
+            "p99_ms": (record.get("latency_ns", {}).get("p99") or 0) / 1e6 or None,
+            "precision": record["backend"].get("precision"), "backend": record["backend"].get("name"),
+            "knobs": record.get("knobs"), "telemetry": record.get("telemetry") or {"recorded": False}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness bench-gpu", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="resnet50")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--system", default="auto")
+    p.add_argument("--duration-ms", type=int, default=60000)
+    p.add_argument("--out", type=Path, default=Path("results/bench"))
+    p.add_argument("--allow-cpu", action="store_true", help="run without a GPU (to try the command itself)")
+    p.add_argument("run_args", nargs="*", help="extra `harness run` arguments (after --)")
+    args = p.parse_args(argv)
+    host = detect_host()
+    if not host.gpus and not args.allow_cpu:
+        raise HarnessError("bench-gpu measures GPUs and none is visible",
+                           "run it on a GPU machine (or pass --allow-cpu to try the command)")
+    runs_dir = args.out / "runs"
+    offline = _run(args, "offline", runs_dir)
+    server = _run(args, "server", runs_dir)
+    from harness.systems import load_system, resolve_system
+
+    system = resolve_system(args.system, host)
+    reference_system = load_system(system.derived_from) if system.derived_from else system
+    accelerator = reference_system.gpu.model if reference_system.gpu else "CPU"
+    gpus = len(host.gpus) or 1
+    report: dict[str, Any] = {"model": offline["model"], "mlperf_model": offline["mlperf_model"],
+                              "system": system.name, "gpu": host.gpus[0].name if host.gpus else "none",
+                              "gpu_count": len(host.gpus), "reference_accelerator": accelerator,
+                              "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "scenarios": {}}
+    print()
+    print(f"{'scenario':9s} {'result':>14s} {'per GPU':>12s} {'published/GPU':>14s} {'ratio':>6s}  {'p99 ms':>8s}")
+    for scenario, record in (("Offline", offline), ("Server", server)):
+        entry = _summary(record)
+        published = published_per_gpu(accelerator, record["mlperf_model"], scenario, gpus)
+        value = entry["value"] or 0.0
+        entry["per_gpu"] = value / gpus
+        if published is not None:
+            entry["published"] = {"round": published.round, "system": published.system, "value": published.value,
+                                  "accelerators": published.accelerators, "per_gpu": published.per_accelerator}
+            entry["ratio_to_published"] = entry["per_gpu"] / published.per_accelerator
+        report["scenarios"][scenario] = entry
+        ratio = entry.get("ratio_to_published")
+        pub = f"{published.per_accelerator:>14,.1f}" if published else f"{'-':>14s}"
+        print(f"{scenario:9s} {value:>14,.1f} {entry['per_gpu']:>12,.1f} {pub} "
+              f"{(f'{ratio:.2f}' if ratio else '-'):>6s}  {entry['p99_ms'] or 0:8.2f} "
+              f"{'VALID' if entry['valid'] else 'INVALID'}")
+    dest = args.out / slug(report["gpu"]) / f"{report['mlperf_model']}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"== written {dest}")
+    return 0
