@@ -221,6 +221,14 @@ class ModelSpec(abc.ABC):
     def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
         """Turn one batch of network outputs into the accuracy-log response bytes."""
 
+    def postprocess_batch(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
+        """postprocess() for a batch whose samples are ``qsl_indices`` (in batch order); the SUT calls this.
+
+        The default ignores the indices. Models whose response names its sample (detection
+        records start with the image index) override it.
+        """
+        return self.postprocess(outputs)
+
     @abc.abstractmethod
     def evaluate(self, entries: Sequence[AccuracyEntry], dataset: Dataset) -> AccuracyResult:
         """Compute the accuracy metric the way MLCommons' script does."""

@@ -89,7 +89,7 @@ def _executor(store: SampleStore, collected: list) -> BatchExecutor:
     def complete(responses: list) -> None:
         collected.extend((r.id, int(np.frombuffer(read_response(r), np.int64)[0])) for r in responses)
 
-    def postprocess(outputs: dict[str, np.ndarray]) -> Responses:
+    def postprocess(outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         return Responses.rows(outputs["y"])
 
     return BatchExecutor(store, postprocess, True, complete, lg.QuerySampleResponse)

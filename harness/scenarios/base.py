@@ -64,7 +64,7 @@ class ResponsePacker:
 class BatchExecutor:
     """Runs one batch on a runner and completes its samples with a single QuerySamplesComplete."""
 
-    def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray]], Responses],
+    def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray], np.ndarray], Responses],
                  consumes_inputs: bool, complete: CompleteFn, response_type: Any) -> None:
         self._store = store
         self._postprocess = postprocess
@@ -87,7 +87,7 @@ class BatchExecutor:
             outputs = runner.infer_samples(self._store, qsl_indices, len(ids))
         else:
             outputs = runner.infer({}, len(ids))
-        responses = self._postprocess(outputs)
+        responses = self._postprocess(outputs, qsl_indices)
         if len(responses) != len(ids):
             raise RuntimeError(f"postprocess returned {len(responses)} responses for {len(ids)} samples")
         if packer is None:
