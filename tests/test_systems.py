@@ -31,7 +31,7 @@ def test_vendor_targets_and_backend_sections() -> None:
     assert h100.knobs("resnet50", "Offline", "tensorrt").precision == "int8"
     assert h100.knobs("resnet50", "Offline", "torch").precision == "fp16"
     cpu = load_system("cpu")
-    assert cpu.knobs("resnet50", "Offline", "null").batch_size == 1024
+    assert cpu.knobs("resnet50", "Offline", "null").batch_size == 4096
     assert cpu.knobs("resnet50", "Offline", "onnxruntime").batch_size == 8
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import deque
 from pathlib import Path
 
 import mlperf_loadgen as lg
@@ -37,12 +38,12 @@ def run_bare(scenario: str, target_qps: float, min_duration_ms: int, min_query_c
     base = buffer.__array_interface__["data"][0]
     pool = [lg.QuerySampleResponse(0, base + k * RESPONSE_BYTES, RESPONSE_BYTES) for k in range(COMPLETE_CHUNK)]
     complete = lg.QuerySamplesComplete
+    set_id = lg.QuerySampleResponse.id.fset
 
     def issue(ids: list[int], indices: list[int]) -> None:
         for start in range(0, len(ids), COMPLETE_CHUNK):
             chunk = ids[start:start + COMPLETE_CHUNK]
-            for response, sample_id in zip(pool, chunk):
-                response.id = sample_id
+            deque(map(set_id, pool, chunk), maxlen=0)
             complete(pool[:len(chunk)])
 
     sut = lg.ConstructFastSUT(issue, lambda: None)

@@ -24,8 +24,14 @@ class OfflineSUT:
         self.batch_size = batch_size
         self.issued = 0
         self._work: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._worker, args=(r,), name=f"offline-{i}", daemon=True)
-                         for i, r in enumerate(runners)]
+        # One runner: LoadGen's issue thread runs the batches itself (Offline sends a single query, so
+        # that thread has nothing else to do), saving a thread handoff per batch. Several runners: a
+        # worker thread each, fed from one queue.
+        self._inline = runners[0] if len(runners) == 1 else None
+        self._inline_packer = executor.packer(batch_size) if self._inline is not None else None
+        self._threads = [] if self._inline is not None else [
+            threading.Thread(target=self._worker, args=(r,), name=f"offline-{i}", daemon=True)
+            for i, r in enumerate(runners)]
         for thread in self._threads:
             thread.start()
 
@@ -37,9 +43,17 @@ class OfflineSUT:
             qsl_indices = qsl_indices[order]
             ids = [ids[i] for i in order.tolist()]
         step = self.batch_size
+        self.issued += len(ids)
+        if self._inline is not None:
+            try:
+                for start in range(0, len(ids), step):
+                    self.executor.run(self._inline, ids[start : start + step], qsl_indices[start : start + step],
+                                      self._inline_packer)
+            except BaseException as exc:  # reported by the run loop, which aborts the run
+                self.executor.fail(exc)
+            return
         for start in range(0, len(ids), step):
             self._work.put((ids[start : start + step], qsl_indices[start : start + step]))
-        self.issued += len(ids)
 
     def flush(self) -> None:
         return None
