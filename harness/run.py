@@ -292,7 +292,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     s = r.spec
     samples, runners = prepared.samples, prepared.runners
     executor = BatchExecutor(samples, r.model.postprocess_batch, prepared.backend.consumes_inputs,
-                             lg.QuerySamplesComplete, lg.QuerySampleResponse)
+                             lg.QuerySamplesComplete, lg.QuerySampleResponse, r.model.reads_batch_indices)
     sut = make_sut(s.scenario, runners, executor, r.knobs.batch_size, r.knobs.batch_timeout_us, samples)
     settings = loadgen_settings.make_test_settings(plan, run_dir / "user.conf")
     sut_handle = lg.ConstructFastSUT(sut.issue, sut.flush)

@@ -221,6 +221,11 @@ class ModelSpec(abc.ABC):
     def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
         """Turn one batch of network outputs into the accuracy-log response bytes."""
 
+    @property
+    def reads_batch_indices(self) -> bool:
+        """Whether postprocess_batch looks at the QSL indices (the SUT skips building them otherwise)."""
+        return type(self).postprocess_batch is not ModelSpec.postprocess_batch
+
     def postprocess_batch(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         """postprocess() for a batch whose samples are ``qsl_indices`` (in batch order); the SUT calls this.
 

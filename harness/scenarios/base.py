@@ -60,15 +60,19 @@ class ResponsePacker:
         pool = self._pool
         # The property setter mapped over the pool: a C-level loop, ~25% faster than a Python for-loop.
         deque(map(self._set_id, pool, ids), maxlen=0)
-        return pool[:count]
+        return pool if count == len(pool) else pool[:count]
 
 
 class BatchExecutor:
     """Runs one batch on a runner and completes its samples with a single QuerySamplesComplete."""
 
     def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray], np.ndarray], Responses],
-                 consumes_inputs: bool, complete: CompleteFn, response_type: Any) -> None:
+                 consumes_inputs: bool, complete: CompleteFn, response_type: Any,
+                 postprocess_reads_indices: bool = True) -> None:
         self._store = store
+        # Whether a batch's QSL indices are read at all (gathering inputs, or a postprocess that names
+        # its samples); when not, the SUTs skip turning LoadGen's index lists into arrays.
+        self.needs_indices = consumes_inputs or postprocess_reads_indices
         self._postprocess = postprocess
         self._consumes_inputs = consumes_inputs
         self._complete = complete
@@ -83,13 +87,15 @@ class BatchExecutor:
         """A packer for one worker thread (its pooled responses must not be shared)."""
         return ResponsePacker(self._response_type, max_batch)
 
-    def run(self, runner: Runner, ids: Sequence[int], qsl_indices: np.ndarray,
+    def run(self, runner: Runner, ids: Sequence[int], qsl_indices: np.ndarray | Sequence[int],
             packer: ResponsePacker | None = None) -> None:
+        """One batch. ``qsl_indices`` is an int64 array when ``needs_indices``; otherwise LoadGen's
+        list is passed through unread."""
         if self._consumes_inputs:
-            outputs = runner.infer_samples(self._store, qsl_indices, len(ids))
+            outputs = runner.infer_samples(self._store, np.asarray(qsl_indices), len(ids))
         else:
             outputs = runner.infer({}, len(ids))
-        responses = self._postprocess(outputs, qsl_indices)
+        responses = self._postprocess(outputs, qsl_indices)  # type: ignore[arg-type]
         if len(responses) != len(ids):
             raise RuntimeError(f"postprocess returned {len(responses)} responses for {len(ids)} samples")
         if packer is None:

@@ -23,7 +23,7 @@ class OfflineSUT:
         self._store = store if store is not None and store.lengths is not None else None
         self.batch_size = batch_size
         self.issued = 0
-        self._work: queue.SimpleQueue[tuple[list[int], np.ndarray] | None] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[list[int], np.ndarray | list[int]] | None] = queue.SimpleQueue()
         # One runner: LoadGen's issue thread runs the batches itself (Offline sends a single query, so
         # that thread has nothing else to do), saving a thread handoff per batch. Several runners: a
         # worker thread each, fed from one queue.
@@ -37,11 +37,18 @@ class OfflineSUT:
 
     # -- LoadGen callbacks (ConstructFastSUT) -------------------------------
     def issue(self, ids: list[int], indices: list[int]) -> None:
-        qsl_indices = np.asarray(indices, dtype=np.int64)
+        if not self.executor.needs_indices and self._store is None:
+            self._dispatch(ids, indices)
+            return
+        qsl_indices = np.fromiter(indices, dtype=np.int64, count=len(indices))
         if self._store is not None:
             order = self._store.order_by_length(qsl_indices)
             qsl_indices = qsl_indices[order]
             ids = [ids[i] for i in order.tolist()]
+        self._dispatch(ids, qsl_indices)
+
+    def _dispatch(self, ids: list[int], qsl_indices: np.ndarray | list[int]) -> None:
+        """Cut the query into batches: run them here (one runner) or queue them for the workers."""
         step = self.batch_size
         self.issued += len(ids)
         if self._inline is not None:
