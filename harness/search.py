@@ -47,8 +47,13 @@ class SearchResult:
 
 
 def find_highest_valid(probe: Callable[[float], Probe], start_qps: float, max_probes: int = 8,
-                       tolerance: float = 0.03, grow: float = 1.5) -> SearchResult:
-    """Grow x``grow`` while VALID (shrink while INVALID), then bisect until hi/lo < 1 + tolerance."""
+                       tolerance: float = 0.03, grow: float = 1.5, retry_invalid: bool = True) -> SearchResult:
+    """Grow x``grow`` while VALID (shrink while INVALID), then bisect until hi/lo < 1 + tolerance.
+
+    On a shared machine one stall can fail a probe far below the real limit, and the search would
+    never climb back: an INVALID probe is repeated once (within max_probes) and counts as VALID only
+    if the repeat passes, flagged so in its note.
+    """
     result = SearchResult()
     low: float | None = None
     high: float | None = None
@@ -56,6 +61,12 @@ def find_highest_valid(probe: Callable[[float], Probe], start_qps: float, max_pr
     while len(result.probes) < max_probes:
         p = probe(qps)
         result.probes.append(p)
+        if not p.valid and retry_invalid and len(result.probes) < max_probes:
+            again = probe(qps)
+            result.probes.append(again)
+            if again.valid:
+                again.note = ("VALID on a repeat after an INVALID probe: noisy machine? " + again.note).strip()
+                p = again
         if p.valid:
             low = qps if low is None else max(low, qps)
         else:

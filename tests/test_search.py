@@ -68,3 +68,18 @@ def test_a_probe_far_behind_stops_early_as_invalid(workdir: Path) -> None:
     assert record["status"] == "aborted" and record["result"]["valid"] is False
     assert "clearly INVALID" in record["result"]["explanation"][0]
     assert not list((workdir / "r").glob("*/*/*/performance"))
+
+
+def test_a_one_off_invalid_probe_is_repeated() -> None:
+    glitches = {1500.0}  # the first probe at this target stalls once
+
+    def probe(qps: float) -> Probe:
+        if qps in glitches:
+            glitches.discard(qps)
+            return Probe(qps, False, note="p99 23 ms")
+        return Probe(qps, qps <= 5000)
+
+    result = find_highest_valid(probe, 1000, max_probes=20, tolerance=0.05)
+    assert [p.qps for p in result.probes[:3]] == [1000, 1500, 1500]
+    assert result.probes[2].valid and "repeat" in result.probes[2].note
+    assert result.best is not None and result.best.qps > 5000 / 1.05
