@@ -100,7 +100,7 @@ def _resolve_data(spec: RunSpec, model_cls: type[ModelSpec]) -> tuple[Path, bool
     count = spec.demo_samples or model_cls.demo_sample_count
     why = "--demo given" if spec.demo else f"no dataset at {default}"
     return _demo_dir(model_cls, spec.cache_dir, count), True, (
-        f"DEMO DATA ({why}; {model_cls.fetch_hint} gets the real one)")
+        f"{why}; {model_cls.fetch_hint} gets the real one")
 
 
 def resolve(spec: RunSpec) -> ResolvedRun:

@@ -85,10 +85,10 @@ def _banner(r: ResolvedRun) -> None:
     say(f"== {r.model.name} {s.scenario} {s.mode} | system {r.system.name} ({gpu}) | "
         f"backend {r.backend_name} ({r.backend_reason})")
     if r.demo:
-        say(f"!! {r.data_note}")
+        say(f"!! DEMO DATA: {r.data_note}")
         say("!! demo data: its accuracy means nothing and its throughput is not comparable with MLPerf results")
     if r.model.uses_random_weights and r.backend_name != "null":
-        say(f"!! {r.model.describe_weights()}: {r.model.weights_hint} fetches the real ones")
+        say(f"!! RANDOM WEIGHTS: {r.model.describe_weights()}; {r.model.weights_hint} fetches the real ones")
     for warning in r.warnings:
         say(f"!! {warning}")
 

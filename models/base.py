@@ -209,7 +209,7 @@ class ModelSpec(abc.ABC):
 
     def describe_weights(self) -> str:
         if self.weights is None:
-            return f"RANDOM weights (seeded init, seed {self.seed})"
+            return f"seeded random init (seed {self.seed})"
         return f"weights {self.weights}"
 
     @property

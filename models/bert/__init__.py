@@ -136,7 +136,7 @@ class Bert(ModelSpec):
         if self.weights is None:
             shape = self.shape
             why = " for CPU demo runs" if shape is BERT_REDUCED else ""
-            return f"RANDOM weights (seeded init, seed {self.seed}) on a {shape.describe()}{why}"
+            return f"seeded random init (seed {self.seed}) of a {shape.describe()}{why}"
         return f"weights {self.weights} ({self.shape.describe()})"
 
     # -- results ------------------------------------------------------------
