@@ -1,23 +1,18 @@
 """ImageNet 2012 validation in its usual form: a folder of JPEGs plus val_map.txt.
 
 The first open preprocesses every listed image once into a uint8 cache
-(one .npy of shape (N, 3, 224, 224)); later opens memory-map it.
+(one .npy of shape (N, 3, 224, 224), models/image_cache.py); later opens memory-map it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import HarnessError
 from models.base import Dataset
+from models.image_cache import fingerprint, open_image_cache
 from models.resnet50 import preprocess
 
 DEMO_MARKER = "DEMO_DATA.txt"
@@ -44,21 +39,6 @@ def read_val_map(path: Path) -> tuple[list[str], np.ndarray]:
     return files, np.asarray(labels, dtype=np.int32)
 
 
-def _fingerprint(data_dir: Path, val_map: Path, files: list[str]) -> str:
-    digest = hashlib.sha256()
-    digest.update(preprocess.PREPROCESS_VERSION.encode())
-    digest.update(str(data_dir.resolve()).encode())
-    digest.update(val_map.read_bytes())
-    total_size = 0
-    newest = 0
-    for name in files:
-        stat = (data_dir / name).stat()
-        total_size += stat.st_size
-        newest = max(newest, stat.st_mtime_ns)
-    digest.update(f"{total_size}:{newest}".encode())
-    return digest.hexdigest()[:16]
-
-
 class ImageNetDataset(Dataset):
     name = "imagenet2012-val"
 
@@ -83,9 +63,12 @@ class ImageNetDataset(Dataset):
                 f"e.g. {data_dir / missing[0]}",
                 "finish the download (python scripts/prepare_imagenet.py) or remove those lines",
             )
-        key = _fingerprint(data_dir, val_map, self.files)
+        key = fingerprint(preprocess.PREPROCESS_VERSION, data_dir, val_map, self.files)
         self.cache_dir = cache_root / f"imagenet-{len(self.files)}-{key}"
-        self._crops = self._open_cache()
+        size = preprocess.OUTPUT_SIZE
+        self._crops = open_image_cache(
+            self.cache_dir, "crops_u8_nchw", data_dir, self.files, (3, size, size), preprocess.preprocess_file,
+            preprocess.PREPROCESS_VERSION, "re-download that file, or remove its line from val_map.txt")
 
     @property
     def total_count(self) -> int:
@@ -97,46 +80,3 @@ class ImageNetDataset(Dataset):
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         order = np.asarray(indices, dtype=np.int64)
         return {"input": np.ascontiguousarray(self._crops[order])}
-
-    # -- cache --------------------------------------------------------------
-    def _open_cache(self) -> np.ndarray:
-        array_path = self.cache_dir / "crops_u8_nchw.npy"
-        meta_path = self.cache_dir / "meta.json"
-        if meta_path.is_file() and array_path.is_file():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("count") == len(self.files) and meta.get("complete"):
-                return np.load(array_path, mmap_mode="r")
-        self._build_cache(array_path, meta_path)
-        return np.load(array_path, mmap_mode="r")
-
-    def _build_cache(self, array_path: Path, meta_path: Path) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = array_path.with_suffix(".partial.npy")
-        shape = (len(self.files), 3, preprocess.OUTPUT_SIZE, preprocess.OUTPUT_SIZE)
-        out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-        start = time.monotonic()
-        print(f"preprocessing {len(self.files)} images from {self.data_dir} into {self.cache_dir} "
-              "(once; later runs reuse it)", file=sys.stderr, flush=True)
-
-        def work(i: int, out: np.ndarray = out) -> None:
-            path = self.data_dir / self.files[i]
-            try:
-                out[i] = preprocess.preprocess_file(str(path))
-            except ValueError as exc:
-                raise HarnessError(
-                    f"cannot read image {path}: {exc}",
-                    "re-download that file, or remove its line from val_map.txt",
-                ) from None
-
-        workers = max(1, min(16, os.cpu_count() or 1))
-        with ThreadPoolExecutor(workers) as pool:
-            for done, _ in enumerate(pool.map(work, range(len(self.files))), 1):
-                if done % 5000 == 0:
-                    rate = done / max(time.monotonic() - start, 1e-9)
-                    print(f"  {done}/{len(self.files)} images ({rate:.0f}/s)", file=sys.stderr, flush=True)
-        out.flush()
-        del work, out
-        os.replace(partial, array_path)
-        meta = {"count": len(self.files), "complete": True, "version": preprocess.PREPROCESS_VERSION,
-                "source": str(self.data_dir)}
-        meta_path.write_text(json.dumps(meta, indent=1))

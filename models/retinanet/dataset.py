@@ -5,17 +5,12 @@
 
 QSL index i is the i-th entry of the JSON's ``images`` list (the accuracy script maps
 records back the same way). The first open preprocesses every image once into a uint8
-cache, one .npy of shape (N, 3, 800, 800); later opens memory-map it.
+cache, one .npy of shape (N, 3, 800, 800) (models/image_cache.py); later opens memory-map it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from models.base import Dataset
+from models.image_cache import fingerprint, open_image_cache
 from models.retinanet import preprocess
 
 ANNOTATIONS = Path("annotations") / "openimages-mlperf.json"
@@ -52,19 +48,6 @@ def read_image_list(annotation_file: Path) -> list[dict[str, Any]]:
     return images
 
 
-def _fingerprint(annotation_file: Path, image_dir: Path, files: list[str]) -> str:
-    digest = hashlib.sha256(preprocess.PREPROCESS_VERSION.encode())
-    digest.update(annotation_file.read_bytes())
-    total_size = 0
-    newest = 0
-    for name in files:
-        stat = (image_dir / name).stat()
-        total_size += stat.st_size
-        newest = max(newest, stat.st_mtime_ns)
-    digest.update(f"{total_size}:{newest}".encode())
-    return digest.hexdigest()[:16]
-
-
 class OpenImagesDataset(Dataset):
     name = "openimages-mlperf-validation"
 
@@ -88,9 +71,13 @@ class OpenImagesDataset(Dataset):
                 f"e.g. {self.image_dir / missing[0]}",
                 "finish the download (scripts/prepare_openimages.py); the QSL index of every image is its "
                 "position in the annotation file, so none may be skipped")
-        key = _fingerprint(self.annotation_file, self.image_dir, self.files)
+        key = fingerprint(preprocess.PREPROCESS_VERSION, self.image_dir, self.annotation_file, self.files)
         self.cache_dir = cache_root / f"openimages-{len(self.files)}-{key}"
-        self._images = self._open_cache()
+        size = preprocess.IMAGE_SIZE
+        self._images = open_image_cache(
+            self.cache_dir, "images_u8_nchw", self.image_dir, self.files, (3, size, size),
+            preprocess.preprocess_file, preprocess.PREPROCESS_VERSION,
+            "re-download that file (scripts/prepare_openimages.py)")
 
     @property
     def total_count(self) -> int:
@@ -102,50 +89,3 @@ class OpenImagesDataset(Dataset):
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         order = np.asarray(indices, dtype=np.int64)
         return {"images": np.ascontiguousarray(self._images[order])}
-
-    # -- cache --------------------------------------------------------------
-    def _open_cache(self) -> np.ndarray:
-        array_path = self.cache_dir / "images_u8_nchw.npy"
-        meta_path = self.cache_dir / "meta.json"
-        if meta_path.is_file() and array_path.is_file():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("count") == len(self.files) and meta.get("complete"):
-                return np.load(array_path, mmap_mode="r")
-        self._build_cache(array_path, meta_path)
-        return np.load(array_path, mmap_mode="r")
-
-    def _build_cache(self, array_path: Path, meta_path: Path) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = array_path.with_name(f"images_u8_nchw.{os.getpid()}.partial.npy")
-        size = preprocess.IMAGE_SIZE
-        out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(self.files), 3, size, size))
-        started = time.monotonic()
-        print(f"preprocessing {len(self.files)} images from {self.image_dir} into {self.cache_dir} "
-              f"(once; {len(self.files) * 3 * size * size / 1e9:.1f} GB; later runs reuse it)",
-              file=sys.stderr, flush=True)
-
-        def work(i: int, out: np.ndarray = out) -> None:
-            path = self.image_dir / self.files[i]
-            try:
-                out[i] = preprocess.preprocess_file(str(path))
-            except ValueError as exc:
-                raise HarnessError(f"cannot read image {path}: {exc}",
-                                   "re-download that file (scripts/prepare_openimages.py)") from None
-
-        workers = max(1, min(16, os.cpu_count() or 1))
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                for done, _ in enumerate(pool.map(work, range(len(self.files))), 1):
-                    if done % 1000 == 0:
-                        rate = done / max(time.monotonic() - started, 1e-9)
-                        print(f"  {done}/{len(self.files)} images ({rate:.0f}/s)", file=sys.stderr, flush=True)
-            out.flush()
-        except BaseException:
-            del work, out
-            partial.unlink(missing_ok=True)
-            raise
-        del work, out
-        os.replace(partial, array_path)
-        meta = {"count": len(self.files), "complete": True, "version": preprocess.PREPROCESS_VERSION,
-                "source": str(self.data_dir)}
-        meta_path.write_text(json.dumps(meta, indent=1))

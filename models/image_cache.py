@@ -1,0 +1,93 @@
+"""The preprocessed-image cache the image models share: every listed image preprocessed once into one
+uint8 .npy of shape (N, *sample_shape), memory-mapped by later runs.
+
+The cache folder is keyed by a fingerprint of the preprocessing version, the image folder, the listing
+file (val_map.txt, the annotation json) and the images' sizes and times, so a changed dataset gets a new
+cache. It is built under a process-unique name and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+
+def fingerprint(version: str, image_dir: Path, listing: Path, files: Sequence[str]) -> str:
+    digest = hashlib.sha256(version.encode())
+    digest.update(str(image_dir.resolve()).encode())
+    digest.update(listing.read_bytes())
+    total_size = 0
+    newest = 0
+    for name in files:
+        stat = (image_dir / name).stat()
+        total_size += stat.st_size
+        newest = max(newest, stat.st_mtime_ns)
+    digest.update(f"{total_size}:{newest}".encode())
+    return digest.hexdigest()[:16]
+
+
+def open_image_cache(cache_dir: Path, array_name: str, image_dir: Path, files: Sequence[str],
+                     sample_shape: tuple[int, ...], preprocess_file: Callable[[str], np.ndarray], version: str,
+                     unreadable_fix: str) -> np.ndarray:
+    """The cache as a read-only memmap, built first if it is missing or incomplete.
+
+    ``preprocess_file`` turns one image path into a uint8 array of ``sample_shape`` and raises
+    ValueError for an unreadable file, which becomes a HarnessError naming it (with ``unreadable_fix``).
+    """
+    array_path = cache_dir / f"{array_name}.npy"
+    meta_path = cache_dir / "meta.json"
+    if meta_path.is_file() and array_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("count") == len(files) and meta.get("complete"):
+            return np.load(array_path, mmap_mode="r")
+    _build(cache_dir, array_path, meta_path, image_dir, files, sample_shape, preprocess_file, version,
+           unreadable_fix)
+    return np.load(array_path, mmap_mode="r")
+
+
+def _build(cache_dir: Path, array_path: Path, meta_path: Path, image_dir: Path, files: Sequence[str],
+           sample_shape: tuple[int, ...], preprocess_file: Callable[[str], np.ndarray], version: str,
+           unreadable_fix: str) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = array_path.with_name(f"{array_path.stem}.{os.getpid()}.partial.npy")
+    shape = (len(files), *sample_shape)
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+    started = time.monotonic()
+    print(f"preprocessing {len(files)} images from {image_dir} into {cache_dir} "
+          f"(once; {int(np.prod(shape, dtype=np.int64)) / 1e9:.1f} GB; later runs reuse it)",
+          file=sys.stderr, flush=True)
+
+    def work(i: int, out: np.ndarray = out) -> None:
+        path = image_dir / files[i]
+        try:
+            out[i] = preprocess_file(str(path))
+        except ValueError as exc:
+            raise HarnessError(f"cannot read image {path}: {exc}", unreadable_fix) from None
+
+    workers = max(1, min(16, os.cpu_count() or 1))
+    step = max(1000, len(files) // 10)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for done, _ in enumerate(pool.map(work, range(len(files))), 1):
+                if done % step == 0:
+                    rate = done / max(time.monotonic() - started, 1e-9)
+                    print(f"  {done}/{len(files)} images ({rate:.0f}/s)", file=sys.stderr, flush=True)
+        out.flush()
+    except BaseException:
+        del work, out
+        partial.unlink(missing_ok=True)
+        raise
+    del work, out
+    os.replace(partial, array_path)
+    meta = {"count": len(files), "complete": True, "version": version, "source": str(image_dir)}
+    meta_path.write_text(json.dumps(meta, indent=1))
