@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.download import DownloadError, data_root, download  # noqa: E402
+from scripts.download import data_root, fetch_all  # noqa: E402
 
 # URLs and md5 sums of MLPerf's reference files (zenodo records 3733896, 3733910 and 3750364).
 FILES = {
@@ -42,18 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not kinds:
         print("error: nothing to fetch (--no-torch without --onnx or --int8)", file=sys.stderr)
         return 2
-    try:
-        for kind in kinds:
-            url, name, md5 = FILES[kind]
-            if args.base_url:
-                url = args.base_url.rstrip("/") + "/" + name
-            download(url, dest / name, md5)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"weights in {dest}", file=sys.stderr)
-    return 0
-
+    return fetch_all(FILES, kinds, dest, args.base_url)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.download import DownloadError, data_root, download  # noqa: E402
+from scripts.download import data_root, fetch_all  # noqa: E402
 
 # URLs and md5 sums as published for the MLPerf reference (zenodo records 4588417 and 4735647).
 FILES = {
@@ -35,18 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     dest = args.dest or data_root() / "models"
     kinds = ["onnx"] if args.only_onnx else (["torch", "onnx"] if args.onnx else ["torch"])
-    try:
-        for kind in kinds:
-            url, name, md5 = FILES[kind]
-            if args.base_url:
-                url = args.base_url.rstrip("/") + "/" + name
-            download(url, dest / name, md5)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"weights in {dest}", file=sys.stderr)
-    return 0
-
+    return fetch_all(FILES, kinds, dest, args.base_url)
 
 if __name__ == "__main__":
     raise SystemExit(main())
