@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,18 +9,10 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.results.logparse import DetailLog
 from harness.rules import ModelRules
-from models.base import AccuracyEntry, Dataset, ModelSpec
+from models.base import AccuracyEntry, Dataset, ModelSpec, file_sha256
 
 ACCURACY_LOG = "mlperf_log_accuracy.json"
 ACCURACY_TXT = "accuracy.txt"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_accuracy_log(path: Path) -> list[AccuracyEntry]:
@@ -36,7 +27,7 @@ def read_accuracy_log(path: Path) -> list[AccuracyEntry]:
 
 def accuracy_text(report: str, log_path: Path) -> str:
     """accuracy.txt as MLCommons' scripts leave it: the metric line(s), then hash=<sha256 of the log>."""
-    return f"{report.rstrip()}\nhash={sha256_file(log_path)}\n"
+    return f"{report.rstrip()}\nhash={file_sha256(log_path)}\n"
 
 
 def check(model: ModelSpec, dataset: Dataset, run_dir: Path, model_rules: ModelRules, mlperf_model: str,
@@ -55,4 +46,4 @@ def check(model: ModelSpec, dataset: Dataset, run_dir: Path, model_rules: ModelR
     if log.errors:
         notes.append(f"LoadGen logged {len(log.errors)} error(s), e.g. {log.errors[0]}")
     return {"mlperf_model": mlperf_model, "metrics": result.metrics, "targets": targets, "passed": passed,
-            "report": result.report, "hash": sha256_file(log_path), "samples": issued, "notes": notes}
+            "report": result.report, "hash": file_sha256(log_path), "samples": issued, "notes": notes}

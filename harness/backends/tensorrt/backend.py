@@ -14,11 +14,10 @@ from harness.backends.tensorrt.engine_cache import (
     EngineKey,
     Lookup,
     calibration_cache_path,
-    file_sha256,
 )
 from harness.backends.tensorrt.profiles import engine_profiles, profile_key
 from harness.errors import HarnessError
-from models.base import ModelSpec
+from models.base import ModelSpec, file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorrt as trt

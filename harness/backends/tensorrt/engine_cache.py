@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.devices import slug
+from models.base import file_sha256
 
 CACHE_FORMAT = 1
 
@@ -72,14 +73,6 @@ class Lookup:
     @property
     def usable(self) -> bool:
         return self.status == "hit"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def meta_path(plan: Path) -> Path:
