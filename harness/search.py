@@ -82,6 +82,22 @@ def find_highest_valid(probe: Callable[[float], Probe], start_qps: float, max_pr
     return result
 
 
+def find_offline_rate(probe: Callable[[float], Probe], start_qps: float, max_probes: int = 4,
+                      overshoot: float = 1.05) -> SearchResult:
+    """Offline: run at the expected QPS; while a run finishes before its minimum duration (INVALID, faster
+    than expected), run again expecting ``overshoot`` x the rate it measured. A bigger query runs faster
+    (fixed costs spread thinner), hence the loop. The answer is the rate of the first VALID run."""
+    result = SearchResult()
+    qps = start_qps
+    while len(result.probes) < max_probes:
+        p = probe(qps)
+        result.probes.append(p)
+        if p.valid or not p.value:
+            break
+        qps = max(p.value * overshoot, qps * overshoot)
+    return result
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
@@ -202,23 +218,27 @@ def main(argv: list[str] | None = None) -> int:
         search = find_highest_valid(probe, start, args.max_probes, args.tolerance)
         knob = "server_target_qps"
     else:
-        search = SearchResult()
-        first, _ = run_probe(run_args, start, args.results_dir, extra)
-        _print_probe(first, unit)
-        search.probes.append(first)
-        if first.value:
-            second, _ = run_probe(run_args, first.value, args.results_dir, extra)
-            _print_probe(second, unit)
-            search.probes.append(second)
+        def offline_probe(qps: float) -> Probe:
+            result, _ = run_probe(run_args, qps, args.results_dir, extra)
+            _print_probe(result, unit)
+            return result
+
+        search = find_offline_rate(offline_probe, start, args.max_probes)
         knob = "offline_expected_qps"
     best = search.best
     if best is None:
-        print(f"== no VALID probe: lower --start-qps (tried down to {min(p.qps for p in search.probes):,.1f})")
+        hint = ("lower --start-qps" if scenario == "Server" else "raise --probe-duration-ms or --max-probes")
+        print(f"== no VALID probe: {hint} (tried {', '.join(f'{p.qps:,.1f}' for p in search.probes)})")
         return 3
-    print(f"== highest VALID {knob}: {best.qps:,.1f} (run {best.run_id}); leave some margin for 10-minute runs")
+    if scenario == "Server":
+        found = best.qps
+        print(f"== highest VALID {knob}: {found:,.1f} (run {best.run_id}); leave some margin for 10-minute runs")
+    else:
+        found = best.value or best.qps
+        print(f"== {knob}: {found:,.1f}, the rate of the VALID run {best.run_id} at {best.qps:,.1f} expected")
     if args.write:
         when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        path = write_override(system, model, scenario, backend, {knob: round(best.qps, 1)},
+        path = write_override(system, model, scenario, backend, {knob: round(found, 1)},
                               {"at": when, "probe_duration_ms": args.probe_duration_ms,
                                "probes": [asdict(p) for p in search.probes]})
         print(f"== written to {path}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.search import Probe, find_highest_valid
+from harness.search import Probe, find_highest_valid, find_offline_rate
 from tests.conftest import ROOT, run_cli, run_records
 
 
@@ -83,3 +83,31 @@ def test_a_one_off_invalid_probe_is_repeated() -> None:
     assert [p.qps for p in result.probes[:3]] == [1000, 1500, 1500]
     assert result.probes[2].valid and "repeat" in result.probes[2].note
     assert result.best is not None and result.best.qps > 5000 / 1.05
+
+
+@pytest.mark.slow
+def test_offline_search_reruns_at_the_measured_rate(workdir: Path) -> None:
+    proc = run_cli(["search", "--model", "resnet50", "--scenario", "offline", "--backend", "null", "--system", "cpu",
+                    "--demo", "--start-qps", "50000", "--probe-duration-ms", "1000",
+                    "--results-dir", str(workdir / "search")], workdir)
+    records = run_records(workdir / "search")
+    assert len(records) >= 2, proc.stdout + proc.stderr
+    first, second = records[:2]
+    assert first["loadgen"]["plan"]["target_qps"] == 50000
+    assert first["result"]["valid"] is False  # the null backend outruns 50k expected samples/s: finished early
+    # each rerun expects 5% more than the previous run measured
+    assert second["loadgen"]["plan"]["target_qps"] == pytest.approx(first["result"]["value"] * 1.05, rel=1e-4)
+    if proc.returncode == 0:
+        valid = [r for r in records if r["result"]["valid"]]
+        assert f"offline_expected_qps: {valid[0]['result']['value']:,.1f}" in proc.stdout
+
+
+def test_offline_rate_converges_as_queries_grow() -> None:
+    # a backend whose rate grows with the query size, like any with fixed costs per run
+    def probe(qps: float) -> Probe:
+        achieved = 1000.0 if qps < 900 else 1200.0
+        return Probe(qps, valid=achieved <= 1.1 * qps, value=achieved)
+
+    result = find_offline_rate(probe, 100)
+    assert [round(p.qps) for p in result.probes] == [100, 1050, 1260]
+    assert result.best is not None and result.best.value == 1200.0
