@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from harness.errors import HarnessError
+from models.base import Dataset
 
 
 def fingerprint(version: str, image_dir: Path, listing: Path, files: Sequence[str]) -> str:
@@ -91,3 +93,23 @@ def _build(cache_dir: Path, array_path: Path, meta_path: Path, image_dir: Path, 
     os.replace(partial, array_path)
     meta = {"count": len(files), "complete": True, "version": version, "source": str(image_dir)}
     meta_path.write_text(json.dumps(meta, indent=1))
+
+
+class CachedImageDataset(Dataset):
+    """A dataset whose samples are rows of an image cache: subclasses set ``files``, ``input_name``
+    and ``_images`` (from open_image_cache) in their constructor."""
+
+    input_name: ClassVar[str] = "input"
+    files: list[str]
+    _images: np.ndarray
+
+    @property
+    def total_count(self) -> int:
+        return len(self.files)
+
+    def sample_ids(self) -> list[str]:
+        return self.files
+
+    def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        order = np.asarray(indices, dtype=np.int64)
+        return {self.input_name: np.ascontiguousarray(self._images[order])}

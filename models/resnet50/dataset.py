@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from models.base import Dataset
-from models.image_cache import fingerprint, open_image_cache
+from models.image_cache import CachedImageDataset, fingerprint, open_image_cache
 from models.resnet50 import preprocess
 
 DEMO_MARKER = "DEMO_DATA.txt"
@@ -39,7 +38,8 @@ def read_val_map(path: Path) -> tuple[list[str], np.ndarray]:
     return files, np.asarray(labels, dtype=np.int32)
 
 
-class ImageNetDataset(Dataset):
+class ImageNetDataset(CachedImageDataset):
+    input_name = "input"
     name = "imagenet2012-val"
 
     def __init__(self, data_dir: Path, cache_root: Path) -> None:
@@ -66,17 +66,7 @@ class ImageNetDataset(Dataset):
         key = fingerprint(preprocess.PREPROCESS_VERSION, data_dir, val_map, self.files)
         self.cache_dir = cache_root / f"imagenet-{len(self.files)}-{key}"
         size = preprocess.OUTPUT_SIZE
-        self._crops = open_image_cache(
+        self._images = open_image_cache(
             self.cache_dir, "crops_u8_nchw", data_dir, self.files, (3, size, size), preprocess.preprocess_file,
             preprocess.PREPROCESS_VERSION, "re-download that file, or remove its line from val_map.txt")
 
-    @property
-    def total_count(self) -> int:
-        return len(self.files)
-
-    def sample_ids(self) -> list[str]:
-        return self.files
-
-    def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        order = np.asarray(indices, dtype=np.int64)
-        return {"input": np.ascontiguousarray(self._crops[order])}

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from models.base import Dataset
-from models.image_cache import fingerprint, open_image_cache
+from models.image_cache import CachedImageDataset, fingerprint, open_image_cache
 from models.retinanet import preprocess
 
 ANNOTATIONS = Path("annotations") / "openimages-mlperf.json"
@@ -48,7 +47,8 @@ def read_image_list(annotation_file: Path) -> list[dict[str, Any]]:
     return images
 
 
-class OpenImagesDataset(Dataset):
+class OpenImagesDataset(CachedImageDataset):
+    input_name = "images"
     name = "openimages-mlperf-validation"
 
     def __init__(self, data_dir: Path, cache_root: Path) -> None:
@@ -79,13 +79,3 @@ class OpenImagesDataset(Dataset):
             preprocess.preprocess_file, preprocess.PREPROCESS_VERSION,
             "re-download that file (scripts/prepare_openimages.py)")
 
-    @property
-    def total_count(self) -> int:
-        return len(self.files)
-
-    def sample_ids(self) -> list[str]:
-        return self.files
-
-    def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        order = np.asarray(indices, dtype=np.int64)
-        return {"images": np.ascontiguousarray(self._images[order])}
