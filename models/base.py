@@ -1,112 +1,53 @@
 """The contract between one benchmark folder under models/ and the harness.
 
-A model folder knows its dataset, preprocessing, network, postprocessing and
-accuracy metric. It knows nothing about backends, LoadGen or scenarios: the
-harness hands it sample indices and raw network outputs, and asks it for
-tensors, response bytes and metrics.
+A model folder knows its dataset, preprocessing, network, inference program, postprocessing and accuracy
+metric. It knows nothing about LoadGen, scenarios or how a backend compiles its network: the harness hands
+its program sample ids, QSL indices and runners, and asks the model for tensors, response bytes and metrics.
+See docs/adding-a-model.md.
 """
 
 from __future__ import annotations
 
 import abc
-import hashlib
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from harness.common import file_sha256
+from harness.errors import HarnessError
+from harness.options import NoOptions
+from models.generation import GenerationParams
+from models.program import Program, SinglePass
+from models.specs import (
+    AccuracyEntry,
+    AccuracyResult,
+    NetworkSpec,
+    OnnxModel,
+    Responses,
+    TensorSpec,
+    WeightsFile,
+)
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
+__all__ = ["AccuracyEntry", "AccuracyResult", "Dataset", "ModelSpec", "NetworkSpec", "OnnxModel", "Responses",
+           "TensorSpec", "WeightsFile", "file_sha256"]
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """One network input or output: name, per-sample shape (no batch dim), numpy dtype.
-
-    A dimension given as -1 in an *input* is a sequence axis: the dataset stores it
-    padded to ``max_shape`` and the harness crops each batch to the longest sample in
-    it (see ``Dataset.sample_lengths``).
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    max_shape: tuple[int, ...] | None = None
-
-    @property
-    def full_shape(self) -> tuple[int, ...]:
-        return self.max_shape if self.max_shape is not None else self.shape
-
-    @property
-    def sequence_axis(self) -> int | None:
-        """Axis (counting the batch axis as 0) that is cropped per batch, if any."""
-        return self.shape.index(-1) + 1 if -1 in self.shape else None
-
-    @property
-    def sample_nbytes(self) -> int:
-        return int(np.prod(self.full_shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
-
-
-@dataclass(frozen=True)
-class OnnxModel:
-    """An ONNX file and how its graph names map to the model's tensor names."""
-
-    path: Path
-    input_names: dict[str, str]
-    output_names: dict[str, str]
-    source: str = ""
-
-
-@dataclass
-class Responses:
-    """Response bytes for one batch: one contiguous array and per-sample byte offsets.
-
-    Sample i owns bytes [offsets[i], offsets[i+1]) of ``data``. The SUT points
-    LoadGen at those ranges, so ``data`` must stay alive until completion.
-    """
-
-    data: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def rows(cls, array: np.ndarray) -> "Responses":
-        """Fixed-size responses: row i of ``array`` is sample i's response."""
-        array = np.ascontiguousarray(array)
-        count = array.shape[0]
-        row_nbytes = array.nbytes // count if count else 0
-        offsets = np.arange(count + 1, dtype=np.int64) * row_nbytes
-        return cls(array, offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def sample_bytes(self, i: int) -> bytes:
-        raw = self.data.reshape(-1).view(np.uint8)
-        return raw[self.offsets[i] : self.offsets[i + 1]].tobytes()
-
-
-@dataclass(frozen=True)
-class AccuracyEntry:
-    """One record of mlperf_log_accuracy.json."""
-
-    qsl_idx: int
-    data: bytes
-
-
-@dataclass
-class AccuracyResult:
-    """Metrics (names as in the rules' accuracy targets) and the accuracy.txt body."""
-
-    metrics: dict[str, float]
-    report: str
-    notes: list[str] = field(default_factory=list)
+# What a model can hand a backend: the torch network, its ONNX graph, a torch generator, a checkpoint folder.
+ARTEFACTS = ("torch", "onnx", "torch_generator", "checkpoint")
 
 
 class Dataset(abc.ABC):
-    """Samples addressed by QSL index, loaded as stacked arrays keyed by input name."""
+    """Samples addressed by QSL index.
+
+    Stacked datasets (every sample the same shape, at most one padded sequence axis) implement
+    ``load``; ragged ones (samples of different shapes) implement ``load_sample``. Each has a default
+    in terms of the other.
+    """
 
     name: str = "dataset"
     location: str = ""
@@ -116,9 +57,14 @@ class Dataset(abc.ABC):
     @abc.abstractmethod
     def total_count(self) -> int: ...
 
-    @abc.abstractmethod
     def load(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """Return the network inputs for ``indices`` (first dim = len(indices))."""
+        """The samples ``indices`` stacked per input (first dim = len(indices))."""
+        samples = [self.load_sample(int(i)) for i in indices]
+        return {name: np.stack([s[name] for s in samples]) for name in (samples[0] if samples else {})}
+
+    def load_sample(self, index: int) -> dict[str, np.ndarray]:
+        """One sample's arrays, in its own shape."""
+        return {name: array[0] for name, array in self.load(np.array([index], dtype=np.int64)).items()}
 
     def sample_lengths(self) -> np.ndarray | None:
         """True sequence length of every sample (by QSL index) for models with a sequence axis.
@@ -140,26 +86,10 @@ class Dataset(abc.ABC):
         return f"{kind} {self.name}: {self.total_count} samples at {self.location}"
 
 
-def file_sha256(path: Path, limit: int | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        remaining = limit
-        while True:
-            chunk = handle.read(1 << 20 if remaining is None else min(1 << 20, remaining))
-            if not chunk:
-                break
-            digest.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-                if remaining <= 0:
-                    break
-    return digest.hexdigest()
-
-
 class ModelSpec(abc.ABC):
     """One benchmark. Subclasses fill in the class attributes and the methods.
 
-    An instance is bound to one weights choice (a file, or seeded random init).
+    An instance is bound to one weights choice (a file, or seeded random init) and one set of options.
     """
 
     name: ClassVar[str]
@@ -168,16 +98,51 @@ class ModelSpec(abc.ABC):
     # MLPerf benchmark names this model is submitted under (accuracy variants).
     mlperf_names: ClassVar[tuple[str, ...]]
     scenarios: ClassVar[tuple[str, ...]]
-    inputs: ClassVar[tuple[TensorSpec, ...]]
-    outputs: ClassVar[tuple[TensorSpec, ...]]
+    # What one dataset sample holds (the QSL's memory), and whether samples differ in shape.
+    sample_inputs: ClassVar[tuple[TensorSpec, ...]]
+    ragged: ClassVar[bool] = False
+    # What a backend builds and runs; None for models whose backends build a generator instead.
+    network: ClassVar[NetworkSpec | None] = None
+    # How samples become runner calls (models/program.py); the runner kind follows from it.
+    program: ClassVar[type[Program]] = SinglePass
+    # Generative models: how their reference decodes (generator runners read it).
+    generation: ClassVar[GenerationParams | None] = None
+    # The model's own knobs (a frozen dataclass of harness.options.option fields).
+    options: ClassVar[type] = NoOptions
+    # What backends can get from this model (see ARTEFACTS).
+    artefacts: ClassVar[tuple[str, ...]] = ("torch", "onnx")
+    # Published weights (scripts/fetch_weights.py --model <name> fetches them into data/models/).
+    weights_files: ClassVar[tuple[WeightsFile, ...]] = ()
     # Where the real dataset lives under the data root, and how to get it.
     data_subdir: ClassVar[str]
     fetch_hint: ClassVar[str]
-    weights_hint: ClassVar[str] = ""
+    demo_sample_count: ClassVar[int] = 256
+    # The MLPerf calibration list (a file in the model's folder, one sample name per line as
+    # Dataset.sample_ids() names them): the only samples INT8/FP8 engines may be calibrated on.
+    calibration_list: ClassVar[str | None] = None
+    # Whether postprocess() reads its QSL indices (records that name their sample); when not, the SUT
+    # of a backend that ignores inputs skips building index arrays.
+    postprocess_reads_indices: ClassVar[bool] = False
 
-    def __init__(self, weights: Path | None = None, seed: int = 0) -> None:
+    def __init__(self, weights: Path | None = None, seed: int = 0, options: Any = None,
+                 on_gpu: bool = False) -> None:
         self.weights = weights
         self.seed = seed
+        self.opts = options if options is not None else type(self).options()
+        # Whether the run's runners sit on GPUs (models that size themselves for CPU demo runs read it).
+        self.on_gpu = on_gpu
+
+    @classmethod
+    def folder(cls) -> Path:
+        return Path(inspect.getfile(cls)).parent
+
+    @classmethod
+    def weights_hint(cls) -> str:
+        return f"python scripts/fetch_weights.py --model {cls.name}"
+
+    @classmethod
+    def weights_for(cls, kind: str) -> WeightsFile | None:
+        return next((w for w in cls.weights_files if w.kind == kind), None)
 
     # -- data ---------------------------------------------------------------
     @abc.abstractmethod
@@ -188,24 +153,32 @@ class ModelSpec(abc.ABC):
     def write_demo_data(self, dest: Path, count: int) -> None:
         """Write a small dataset in the real on-disk format to ``dest``."""
 
-    demo_sample_count: ClassVar[int] = 256
-    # The MLPerf calibration list (a file in the model's folder, one sample name per line as
-    # Dataset.sample_ids() names them): the only samples INT8/FP8 engines may be calibrated on.
-    calibration_list: ClassVar[str | None] = None
-
     def calibration_list_path(self) -> Path | None:
         if self.calibration_list is None:
             return None
-        return Path(inspect.getfile(type(self))).parent / self.calibration_list
+        return self.folder() / self.calibration_list
 
-    # -- network ------------------------------------------------------------
-    @abc.abstractmethod
+    # -- artefacts for backends ----------------------------------------------
+    def _missing(self, artefact: str) -> HarnessError:
+        offered = ", ".join(self.artefacts) or "none"
+        return HarnessError(f"model {self.name} has no {artefact} artefact (it offers: {offered})",
+                            "pick a backend that uses one of those")
+
     def torch_module(self) -> "torch.nn.Module":
         """The network as a torch module in fp32 eval mode, weights loaded."""
+        raise self._missing("torch")
 
-    @abc.abstractmethod
     def onnx_model(self, cache_dir: Path) -> OnnxModel:
         """The network as ONNX (the given .onnx weights, or an export cached in cache_dir)."""
+        raise self._missing("onnx")
+
+    def torch_generator(self, device: str, precision: str, slots: int) -> Any:
+        """A models.generation.StepDecoder or BatchGenerate on ``device`` with ``slots`` sequences."""
+        raise self._missing("torch_generator")
+
+    def checkpoint_dir(self) -> Path:
+        """A checkpoint folder that generation backends build their engines from."""
+        raise self._missing("checkpoint")
 
     def describe_weights(self) -> str:
         if self.weights is None:
@@ -218,21 +191,10 @@ class ModelSpec(abc.ABC):
 
     # -- results ------------------------------------------------------------
     @abc.abstractmethod
-    def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
-        """Turn one batch of network outputs into the accuracy-log response bytes."""
+    def postprocess(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
+        """Turn the outputs for some samples (rows in ``qsl_indices`` order) into accuracy-log bytes.
 
-    @property
-    def reads_batch_indices(self) -> bool:
-        """Whether postprocess_batch looks at the QSL indices (the SUT skips building them otherwise)."""
-        return type(self).postprocess_batch is not ModelSpec.postprocess_batch
-
-    def postprocess_batch(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
-        """postprocess() for a batch whose samples are ``qsl_indices`` (in batch order); the SUT calls this.
-
-        The default ignores the indices. Models whose response names its sample (detection
-        records start with the image index) override it.
-        """
-        return self.postprocess(outputs)
+        ``qsl_indices`` is only read by models that set ``postprocess_reads_indices``."""
 
     @abc.abstractmethod
     def evaluate(self, entries: Sequence[AccuracyEntry], dataset: Dataset) -> AccuracyResult:
