@@ -125,3 +125,30 @@ def test_files_without_the_source_column_still_read(tmp_path: Path) -> None:
     path.write_text(",".join(COLUMNS[:-1]) + "\n" + GOOD.rsplit(",", 1)[0] + "\n")
     (row,) = load_published(path)
     assert row.source == "" and row.per_accelerator == 112968 / 2 and row.value_text == "112968"
+
+
+# Figures quoted in the project's reference notes (shared/reference: nvidia-harness.md, peers-2026-12.md,
+# mlperf-rules.md), read there off the same v4.1 summaries, and MLCommons' results tables.
+CROSS_CHECKS = [
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "resnet50", "Offline", 707052),
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "resnet50", "Server", 634193.10),
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "retinanet", "Server", 13803.03),
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "bert-99", "Offline", 71806.2),
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "3d-unet-99", "Offline", 52.2038),
+    ("Supermicro", "SYS_821GE_TNHR_H100_SXM_80GBx8_TRT", "gptj-99", "Offline", 287.009 * 69),
+    ("NVIDIA", "H200-SXM-141GBx8_TRT", "resnet50", "Offline", 756960),
+    ("NVIDIA", "H200-SXM-141GBx1_TRT", "gptj-99", "Server", 2406),
+    ("Fujitsu", "GX2560M7_H100_SXM_80GBx4_TRT", "gptj-99", "Offline", 2490 * 4),
+    ("Dell", "R760xa_H100NVL_PCIe_94GBx4_TRT", "gptj-99", "Server", 1584 * 4),
+    ("Cisco", "C245M8_H100_PCIe_80GBx2_TRT", "gptj-99", "Offline", 1634 * 2),
+    ("Fujitsu", "CDI_L40Sx8_TRT", "gptj-99", "Server", 863 * 8),
+    ("Lenovo", "SR650_V3_3xL40S_TRT", "resnet50", "Server", 132008.16),
+]
+
+
+@pytest.mark.parametrize("submitter, system, model, scenario, value", CROSS_CHECKS)
+def test_rows_agree_with_figures_published_elsewhere(submitter: str, system: str, model: str, scenario: str,
+                                                     value: float) -> None:
+    (row,) = [r for r in load_published() if (r.submitter, r.system, r.model, r.scenario) ==
+              (submitter, system, model, scenario)]
+    assert row.round == "v4.1" and row.value == pytest.approx(value, rel=1e-3)
