@@ -36,7 +36,8 @@ FIX_RUN = "run one first, e.g. make run MODEL=resnet50 SCENARIO=offline, or pass
 def _arguments(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m harness compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--system", help="system whose runs to compare (default: this machine's, as SYSTEM=auto)")
+    p.add_argument("--system", help="system whose runs to compare (default: this machine's, as SYSTEM=auto); "
+                                    "with --submission-dir, the system in the tree (default: the only one)")
     p.add_argument("--round", dest="round_name", help="only published results of this round, e.g. v4.1")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="this harness's results")
     p.add_argument("--submission-dir", type=Path, help="compare an MLPerf submission tree's results instead")
