@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, run_dir_of, run_records
 from pagebrowser import Browser, hrefs_resolve, start_browser
 from test_pages_submission import SUBMITTER, SYSTEM, reference_tree
 
@@ -18,6 +17,7 @@ from harness.cli import main as harness
 from harness.results.compare import Measured, compare, published_accelerator
 from harness.results.published import load_published
 from harness.system_configs import all_systems
+from tests.conftest import run_cli, run_dir_of, run_records
 
 
 @pytest.fixture(scope="module")
