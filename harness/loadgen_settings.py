@@ -74,9 +74,26 @@ def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, ta
         target_latency_ms = float(model_rules.server_target_latency_ms)  # the conf has no entry to read it from
     if target_latency_ms is not None and target_latency_ms <= 0:
         raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
+    if mode == "performance":
+        _check_run_length(rules, model_rules, scenario, duration, queries)
     return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), dict(rules.seeds),
                        duration, queries, psc, target_latency_ms, run_length,
                        server_coalesce_queries and scenario == "Server")
+
+
+def _check_run_length(rules: Rules, model_rules: ModelRules, scenario: str, duration_ms: int | None,
+                      query_count: int | None) -> None:
+    """LoadGen cannot run a performance test that may end before its first query (it crashes in
+    Server and reports no result in Offline): refuse a zero minimum duration with a zero minimum
+    query count."""
+    rule_queries = model_rules.offline_min_query_count if scenario == "Offline" else model_rules.server_min_query_count
+    duration = rules.min_duration_ms if duration_ms is None else duration_ms
+    queries = rule_queries if query_count is None else query_count
+    if duration <= 0 and queries <= 0:
+        raise HarnessError("a minimum duration of 0 ms with a minimum query count of 0 asks LoadGen for an empty "
+                           "run, which it cannot measure",
+                           "give --min-duration-ms a positive value (e.g. 1000) or --min-query-count one "
+                           "(e.g. 100)")
 
 
 def user_conf_text(plan: LoadGenPlan) -> str:

@@ -66,6 +66,9 @@ class RunSpec:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise HarnessError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        if self.mode == "performance" and self.min_duration_ms == 0 and self.min_query_count == 0:
+            raise HarnessError("--min-duration-ms 0 with --min-query-count 0 asks LoadGen for an empty run, which "
+                               "it cannot measure", "give one of them a positive value")
         if self.batch_size is not None and self.batch_size < 1:
             raise HarnessError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.demo_samples is not None and self.demo_samples < 1:

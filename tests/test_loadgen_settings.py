@@ -12,7 +12,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.loadgen_settings import check_no_audit_config, plan_run, user_conf_text
 from harness.rules import load_rules
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 RULES = load_rules("v4.1")
 RN50 = RULES.model("resnet50")
@@ -60,6 +60,24 @@ def test_cli_overrides_win_and_latency_bound_only_for_server() -> None:
 def test_bad_values_are_rejected() -> None:
     with pytest.raises(HarnessError):
         plan_run(RULES, RN50, "Offline", "performance", 0, 100)
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "Server"])
+def test_an_empty_run_is_refused(scenario: str) -> None:
+    """LoadGen crashes (Server, exit 139) or reports no result (Offline) with no minimum duration and no
+    minimum query count."""
+    with pytest.raises(HarnessError, match="empty run"):
+        plan_run(RULES, RN50, scenario, "performance", 100, 256, min_duration_ms=0, min_query_count=0)
+    plan_run(RULES, RN50, scenario, "performance", 100, 256, min_duration_ms=0)  # the rules' query count
+    plan_run(RULES, RN50, scenario, "performance", 100, 256, min_duration_ms=1, min_query_count=0)
+    plan_run(RULES, RN50, scenario, "accuracy", 100, 256, min_duration_ms=0, min_query_count=0)
+
+
+def test_an_empty_run_is_refused_before_anything_is_built(workdir: Path) -> None:
+    proc = run_cli(["run", "--model", "resnet50", "--scenario", "server", "--backend", "null", "--demo",
+                    "--min-duration-ms", "0", "--min-query-count", "0", "--results-dir", "results"], workdir)
+    assert proc.returncode == 2 and "empty run" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_audit_config_in_the_working_directory_is_refused(tmp_path: Path) -> None:
