@@ -74,6 +74,9 @@ def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, ta
         target_latency_ms = float(model_rules.server_target_latency_ms)  # the conf has no entry to read it from
     if target_latency_ms is not None and target_latency_ms <= 0:
         raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
+    if target_latency_ms is not None and target_latency_ns(target_latency_ms) < 1:
+        raise HarnessError(f"target latency {target_latency_ms:g} ms is below LoadGen's resolution of 1 ns",
+                           "give --target-latency-ms 0.000001 or more")
     if mode == "performance":
         _check_run_length(rules, model_rules, scenario, duration, queries)
     return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), dict(rules.seeds),
@@ -107,7 +110,11 @@ def user_conf_text(plan: LoadGenPlan) -> str:
     if plan.performance_sample_count is not None:
         lines.append(f"{key}.performance_sample_count_override = {plan.performance_sample_count}")
     if plan.target_latency_ms is not None and plan.scenario == "Server":
-        lines.append(f"{key}.target_latency = {plan.target_latency_ms:g}")
+        if float(plan.target_latency_ms).is_integer():
+            lines.append(f"{key}.target_latency = {int(plan.target_latency_ms)}")
+        else:  # user.conf holds whole milliseconds only
+            lines.append(f"# {key}.target_latency = {plan.target_latency_ms:g} ms: set on TestSettings as "
+                         f"server_target_latency_ns = {target_latency_ns(plan.target_latency_ms)}")
     if plan.server_coalesce_queries and plan.scenario == "Server":
         lines.append(f"{key}.coalesce_queries = 1")
     return "\n".join(lines) + "\n"
@@ -128,7 +135,14 @@ def make_test_settings(plan: LoadGenPlan, user_conf: Path) -> lg.TestSettings:
     settings.qsl_rng_seed = plan.seeds["qsl_rng_seed"]
     settings.sample_index_rng_seed = plan.seeds["sample_index_rng_seed"]
     settings.schedule_rng_seed = plan.seeds["schedule_rng_seed"]
+    if plan.target_latency_ms is not None and plan.scenario == "Server":
+        # In LoadGen's own unit: user.conf's target_latency is whole milliseconds (2.5 would become 2).
+        settings.server_target_latency_ns = target_latency_ns(plan.target_latency_ms)
     return settings
+
+
+def target_latency_ns(target_latency_ms: float) -> int:
+    return int(round(target_latency_ms * 1e6))
 
 
 def log_settings(outdir: Path, mode: str) -> lg.LogSettings:

@@ -265,6 +265,7 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     if not detail_path.is_file():
         raise HarnessError(f"LoadGen wrote no {detail_path}", "check disk space and permissions on --results-dir")
     log = parse_detail_log(detail_path)
+    record.loadgen["effective"] = _effective_settings(log)
     exit_code = EXIT_OK
     if s.mode == "performance":
         verdict = judge_performance(log, s.scenario)
@@ -286,3 +287,10 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     if s.strict and not valid:
         exit_code = EXIT_INVALID
     return exit_code
+
+
+def _effective_settings(log: Any) -> dict[str, Any]:
+    """What LoadGen actually used (its effective_* keys), which may differ from what was asked."""
+    keys = ("target_qps", "target_latency_ns", "target_latency_percentile", "min_duration_ms", "min_query_count",
+            "performance_sample_count")
+    return {key: log.get(f"effective_{key}") for key in keys if f"effective_{key}" in log}

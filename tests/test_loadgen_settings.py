@@ -93,7 +93,9 @@ from pathlib import Path
 from harness.loadgen_settings import make_test_settings, plan_run, user_conf_text
 from harness.rules import load_rules
 rules = load_rules("v4.1")
-plan = plan_run(rules, rules.model("resnet50"), sys.argv[1], sys.argv[2], 123.0, 256, fast=True)
+latency = float(sys.argv[4]) if len(sys.argv) > 4 else None
+plan = plan_run(rules, rules.model("resnet50"), sys.argv[1], sys.argv[2], 123.0, 256, fast=True,
+                target_latency_ms=latency)
 conf = Path(sys.argv[3]); conf.write_text(user_conf_text(plan))
 s = make_test_settings(plan, conf)
 out = {k: getattr(s, k) for k in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed",
@@ -126,3 +128,24 @@ def test_test_settings_from_user_conf(tmp_path: Path, scenario: str, mode: str) 
         assert got["offline_expected_qps"] == pytest.approx(123.0)
         assert got["mode"].endswith("AccuracyOnly")
     assert "already loaded" in got["second_call"]
+
+
+@pytest.mark.parametrize("latency_ms,expected_ns", [(2.5, 2_500_000), (0.01, 10_000), (3, 3_000_000)])
+def test_a_latency_bound_reaches_loadgen_in_nanoseconds(tmp_path: Path, latency_ms: float,
+                                                         expected_ns: int) -> None:
+    """user.conf's target_latency is whole milliseconds: 2.5 ms became 2 ms and 0.01 ms became 0."""
+    conf = tmp_path / "user.conf"
+    proc = subprocess.run([sys.executable, "-c", _PROBE, "Server", "performance", str(conf), str(latency_ms)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["server_target_latency_ns"] == expected_ns
+    text = conf.read_text()
+    if float(latency_ms).is_integer():
+        assert f"resnet50.Server.target_latency = {int(latency_ms)}" in text
+    else:
+        assert "\nresnet50.Server.target_latency" not in text and f"= {expected_ns}" in text
+
+
+def test_a_latency_bound_below_a_nanosecond_is_refused() -> None:
+    with pytest.raises(HarnessError, match="resolution"):
+        plan_run(RULES, RN50, "Server", "performance", 100, 256, target_latency_ms=1e-7)
