@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlperf_loadgen as lg
+import numpy as np
 
 from harness import console, loadgen_settings
 from harness.backends import Backend, BackendContext, BackendInfo, Runner, backend_class
@@ -25,7 +28,7 @@ from harness.resolve import ResolvedRun, resolve
 from harness.results import accuracy as accuracy_check
 from harness.results import store
 from harness.results.explain import judge_performance
-from harness.results.logparse import latency_summary_ns, parse_detail_log
+from harness.results.logparse import cut_short, latency_summary_ns, parse_detail_log
 from harness.results.pages import render_after_run
 from harness.results.record import (
     STATUS_ABORTED,
@@ -90,11 +93,13 @@ class Prepared:
 def execute(spec: RunSpec) -> int:
     """Run one benchmark; return the exit code. Must run in a fresh process (LoadGen loads its config once).
 
-    Bad input fails before a run folder exists; once LoadGen starts, the folder is marked
-    incomplete until the run finishes, and an interrupted or failed run stays marked.
+    Bad input (an unwritable or full results folder included) fails before anything expensive and before
+    a run folder exists; once LoadGen starts, the folder is marked incomplete until the run finishes, and
+    an interrupted or failed run (a write that fails midway included) stays marked.
     """
     loadgen_settings.check_no_audit_config(Path.cwd())
     r = resolve(spec)
+    runs_dir = _check_results_dir(r)
     console.banner(r)
     restore_signals = _install_signal_handlers()
     try:
@@ -106,27 +111,54 @@ def execute(spec: RunSpec) -> int:
         restore_signals()
     plan = _plan(r, prepared)
     s = r.spec
-    run_id, run_dir = store.new_run_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario, s.mode)
+    if s.mode == "accuracy":
+        store.check_free_space(runs_dir, store.MIN_FREE_BYTES + _accuracy_log_bytes(r, prepared.dataset.total_count))
+    try:
+        run_id, run_dir = store.new_run_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario, s.mode)
+    except OSError as exc:
+        raise HarnessError(f"cannot create a run folder under {runs_dir}: {exc.strerror or exc}",
+                           "choose a writable folder with --results-dir") from None
     record = new_record(r, prepared.dataset, prepared.info, prepared.measured_qps, plan, run_id)
-    (run_dir / "user.conf").write_text(record.loadgen["user_conf"])
-    record.write(run_dir)
-    console.plan_banner(r, plan, run_dir, record.comparable)
     restore_signals = _install_signal_handlers()
     try:
+        (run_dir / "user.conf").write_text(record.loadgen["user_conf"])
+        record.write(run_dir)
+        console.plan_banner(r, plan, run_dir, record.comparable)
         return _run_loadgen(r, prepared, plan, run_dir, record)
     except (KeyboardInterrupt, RunInterrupted) as exc:
-        _abort(record, run_dir, STATUS_INTERRUPTED, f"interrupted ({exc or 'Ctrl-C'})")
+        _abort(record, run_dir, STATUS_INTERRUPTED, f"interrupted ({str(exc) or 'Ctrl-C'})")
         say(f"\n!! run interrupted: {run_dir} is marked incomplete and is not a result")
         _hard_exit(EXIT_INTERRUPTED)
     except HarnessError as exc:
         _abort(record, run_dir, STATUS_FAILED, str(exc))
         raise
+    except OSError as exc:  # a write into the run folder or the published copies failed midway
+        error = store.write_failure(exc, run_dir)
+        _abort(record, run_dir, STATUS_FAILED, error.message)
+        raise error from None
     except BaseException as exc:
         _abort(record, run_dir, STATUS_FAILED, f"{type(exc).__name__}: {exc}")
         raise
     finally:
         restore_signals()
     return EXIT_FAILED
+
+
+def _check_results_dir(r: ResolvedRun) -> Path:
+    """The run's runs/ folder, checked writable with room for a run before anything expensive."""
+    s = r.spec
+    runs_dir = store.scenario_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario) / "runs"
+    store.check_writable(runs_dir)
+    return runs_dir
+
+
+def _accuracy_log_bytes(r: ResolvedRun, count: int) -> int:
+    """An upper bound of mlperf_log_accuracy.json: every sample's outputs, hex-encoded, per line."""
+    network = r.model.network
+    per_sample = 4096
+    if network is not None:
+        per_sample = sum(int(np.prod(spec.full_shape)) * np.dtype(spec.dtype).itemsize for spec in network.outputs)
+    return count * (2 * per_sample + 64)
 
 
 def backend_context(r: ResolvedRun, dataset: Dataset | None) -> BackendContext:
@@ -186,14 +218,27 @@ def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
 
 
 def _abort(record: RunRecord, run_dir: Path, status: str, why: str) -> None:
+    """Mark the run as not a result. On a full disk the INCOMPLETE marker (written when the folder was made)
+    stays; LoadGen's cut logs are dropped if that is what it takes to record why."""
     record.status = status
     record.error = why
     record.ended_at = now_iso()
+    store.discard_partial_copies(run_dir)
     try:
-        record.write(run_dir)
         (run_dir / store.INCOMPLETE_MARKER).write_text(f"This run is {status}: {why}\nIt is not a result.\n")
     except OSError:
         pass
+    try:
+        record.write(run_dir)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return
+        dropped = store.drop_loadgen_logs(run_dir)
+        record.error = f"{why} (LoadGen's cut logs were removed to record this: {', '.join(dropped) or 'none'})"
+        try:
+            record.write(run_dir)
+        except OSError:
+            pass
 
 
 def _hard_exit(code: int) -> None:
@@ -265,6 +310,12 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     if not detail_path.is_file():
         raise HarnessError(f"LoadGen wrote no {detail_path}", "check disk space and permissions on --results-dir")
     log = parse_detail_log(detail_path)
+    cut = cut_short(log, s.mode)
+    if cut is not None:
+        free = shutil.disk_usage(run_dir).free
+        full = f" ({free / 2**20:.1f} MiB free there: the disk is full)" if free < 2**20 else ""
+        raise HarnessError(f"LoadGen's {detail_path} {cut}{full}",
+                           f"check free space and permissions under {run_dir.parent}", exit_code=EXIT_FAILED)
     record.loadgen["effective"] = _effective_settings(log)
     exit_code = EXIT_OK
     if s.mode == "performance":

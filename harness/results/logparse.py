@@ -49,6 +49,22 @@ def parse_detail_text(text: str) -> DetailLog:
     return log
 
 
+# The last entry LoadGen writes to a whole detail log, per mode.
+_LAST_KEY = {"performance": "num_errors", "accuracy": "power_end"}
+
+
+def cut_short(log: DetailLog, mode: str) -> str | None:
+    """Why a detail log is not whole (a full disk, a killed process), or None when it is."""
+    if log.bad_lines:
+        return f"has {log.bad_lines} unreadable line(s): the file was cut off"
+    last = _LAST_KEY.get(mode)
+    if last is not None and last not in log:
+        if mode == "performance" and "result_validity" in log:
+            return "was cut after result_validity: its results are incomplete"
+        return f"ends before LoadGen's last entry ({last}): the file was cut off"
+    return None
+
+
 def parse_detail_log(path: Path) -> DetailLog:
     return parse_detail_text(path.read_text(encoding="utf-8", errors="replace"))
 

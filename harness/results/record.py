@@ -77,8 +77,15 @@ class RunRecord:
     def write(self, run_dir: Path) -> Path:
         path = run_dir / RECORD_NAME
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            try:  # never leave a half-written run.tmp behind (a full disk)
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise
         return path
 
 

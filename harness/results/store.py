@@ -10,10 +10,13 @@ A new run never touches an earlier run's folder; the two copies are derived and 
 
 from __future__ import annotations
 
+import errno
 import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.results.record import RECORD_NAME, STATUS_COMPLETE, RunRecord, read_record
 
 INCOMPLETE_MARKER = "INCOMPLETE"
@@ -24,6 +27,55 @@ _LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_acc
 
 def scenario_dir(results_dir: Path, system: str, mlperf_model: str, scenario: str) -> Path:
     return results_dir / system / mlperf_model / scenario
+
+
+# What any run writes into its folder and the published copies (logs, run.json, pages), with room to spare.
+MIN_FREE_BYTES = 64 * 1024 * 1024
+# Errors that mean the results folder cannot take the run's files.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                          errno.ENOTDIR, errno.EISDIR, errno.EFBIG})
+_WRITABLE_FIX = "make it a writable folder, or choose another one with --results-dir DIR"
+
+
+def check_writable(runs_dir: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Before anything expensive: the deepest existing folder of ``runs_dir`` must be a folder this process
+    can create files in, with ``need_bytes`` free. Creates nothing that stays behind."""
+    existing = runs_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise HarnessError(f"cannot write results under {runs_dir}: {existing} is a file, not a folder",
+                           _WRITABLE_FIX)
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-write-check-"):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"cannot write results under {runs_dir}: creating a file in {existing} fails "
+                           f"({exc.strerror or exc})", _WRITABLE_FIX) from None
+    check_free_space(existing, need_bytes)
+
+
+def check_free_space(folder: Path, need_bytes: int) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return
+    if free < need_bytes:
+        raise HarnessError(f"only {free / 2**20:.1f} MiB free under {existing}; this run writes up to about "
+                           f"{need_bytes / 2**20:.0f} MiB", "free some space, or choose another folder with "
+                                                           "--results-dir")
+
+
+def write_failure(exc: OSError, run_dir: Path) -> HarnessError:
+    """A write that failed once the run folder existed, as the error the user sees."""
+    where = exc.filename or run_dir
+    fix = (f"free space or fix permissions under {run_dir.parent}, or choose another folder with --results-dir"
+           if exc.errno in WRITE_ERRNOS else "see the message above")
+    return HarnessError(f"the run failed writing {where}: {exc.strerror or exc}; {run_dir} is marked failed",
+                        fix, exit_code=1)
 
 
 def new_run_dir(results_dir: Path, system: str, mlperf_model: str, scenario: str, mode: str) -> tuple[str, Path]:
@@ -63,6 +115,25 @@ def publish(run_dir: Path, record: RunRecord, results_dir: Path) -> Path:
         shutil.rmtree(dest)
     staging.rename(dest)
     return dest
+
+
+def discard_partial_copies(run_dir: Path) -> None:
+    """Half-made published copies (``*.staging``) a failed run leaves beside performance/ and accuracy/."""
+    base = run_dir.parent.parent
+    for staging in [*base.glob("*.staging"), *base.glob("*/*.staging")]:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def drop_loadgen_logs(run_dir: Path) -> list[str]:
+    """Remove LoadGen's logs of a failed run (to make room on a full disk); the names removed."""
+    dropped = []
+    for path in sorted(run_dir.glob("mlperf_log_*")):
+        try:
+            path.unlink()
+            dropped.append(path.name)
+        except OSError:
+            pass
+    return dropped
 
 
 def iter_runs(results_dir: Path) -> list[RunRecord]:
