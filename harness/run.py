@@ -100,6 +100,7 @@ def execute(spec: RunSpec) -> int:
     loadgen_settings.check_no_audit_config(Path.cwd())
     r = resolve(spec)
     runs_dir = _check_results_dir(r)
+    _check_other_runs(r)
     console.banner(r)
     restore_signals = _install_signal_handlers()
     try:
@@ -150,6 +151,22 @@ def _check_results_dir(r: ResolvedRun) -> Path:
     runs_dir = store.scenario_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario) / "runs"
     store.check_writable(runs_dir)
     return runs_dir
+
+
+def _check_other_runs(r: ResolvedRun) -> None:
+    """Runs of this results folder left "running" by a process that is gone are marked interrupted; one that
+    is running now is a warning (both share the machine, so neither's throughput is its own)."""
+    results_dir = r.spec.results_dir
+    for run_dir in store.mark_dead_runs(results_dir):
+        say(f"!! {run_dir} was left running by a process that is gone: marked interrupted")
+    for run_dir, other in store.active_runs(results_dir):
+        r.warnings.append(_concurrent_text(run_dir, other.pid))
+
+
+def _concurrent_text(run_dir: Path, pid: int | None = None) -> str:
+    where = f"{run_dir}, pid {pid}" if pid is not None else str(run_dir)
+    return (f"another run was active in this results folder at the same time ({where}): the two shared the "
+            "machine, so this run's throughput and latency are not its own")
 
 
 def _accuracy_log_bytes(r: ResolvedRun, count: int) -> int:
@@ -327,6 +344,7 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
         outcome = accuracy_check.check(r.model, dataset, run_dir, r.model_rules, r.mlperf_model, log)
         record.accuracy = outcome
         valid = outcome["passed"]
+    _note_overlaps(record, s.results_dir)
     record.status = STATUS_COMPLETE
     record.ended_at = now_iso()
     record.write(run_dir)
@@ -345,3 +363,12 @@ def _effective_settings(log: Any) -> dict[str, Any]:
     keys = ("target_qps", "target_latency_ns", "target_latency_percentile", "min_duration_ms", "min_query_count",
             "performance_sample_count")
     return {key: log.get(f"effective_{key}") for key in keys if f"effective_{key}" in log}
+
+
+def _note_overlaps(record: RunRecord, results_dir: Path) -> None:
+    """Runs that started (or ran) while this one did, not yet warned about at its start."""
+    for run_dir in store.overlapping_runs(results_dir, record):
+        if not any(str(run_dir) in w for w in record.warnings):
+            warning = _concurrent_text(run_dir)
+            record.warnings.append(warning)
+            say(f"!! {warning}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -9,7 +10,7 @@ from harness import loadgen_settings
 from harness.backends import BackendInfo
 from harness.machine import description
 from harness.resolve import ResolvedRun
-from harness.results.record import RunRecord, git_state, software_versions
+from harness.results.record import RunRecord, git_state, software_versions, this_host
 from models.base import Dataset
 
 
@@ -42,7 +43,8 @@ def comparability(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan) -> dict[st
 def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps: float | None,
                plan: loadgen_settings.LoadGenPlan, run_id: str) -> RunRecord:
     s = r.spec
-    record = RunRecord(run_id, r.model.name, r.mlperf_model, s.scenario, s.mode, r.system.name, spec=s.to_dict())
+    record = RunRecord(run_id, r.model.name, r.mlperf_model, s.scenario, s.mode, r.system.name, spec=s.to_dict(),
+                       pid=os.getpid(), host=this_host())
     record.rules = {"round": r.rules.round, **asdict(r.model_rules)}
     record.system_info = {"name": r.system.name, "description": r.system.description,
                           "derived_from": r.system.derived_from, "scale": r.system.scale,

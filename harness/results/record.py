@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -64,6 +65,10 @@ class RunRecord:
     harness_stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # The process running (or that ran) this run: a run left "running" by a process that is gone
+    # (kill -9, a crash, a reboot) is shown as interrupted and marked so by the next run.
+    pid: int | None = None
+    host: str | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +92,49 @@ class RunRecord:
                 pass
             raise
         return path
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def _process_start_epoch(pid: int) -> float | None:
+    """When process ``pid`` started (Linux /proc), to tell it from a later process given the same pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def owner_alive(record: RunRecord) -> bool | None:
+    """Whether the process that runs ``record`` is still there: None when that cannot be told (another host,
+    a record without pid)."""
+    if record.pid is None or record.host != this_host():
+        return None
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    started = _process_start_epoch(record.pid)
+    if started is not None:
+        try:
+            run_started = datetime.fromisoformat(record.started_at).timestamp()
+        except ValueError:
+            return True
+        if started > run_started + 2:  # the pid was reused by a process that started after the run
+            return False
+    return True
+
+
+def died_text(record: RunRecord) -> str:
+    return (f"interrupted: the harness process (pid {record.pid} on {record.host}) ended without finishing "
+            "this run (killed with SIGKILL, crashed, or the machine went down)")
 
 
 def read_record(run_dir: Path) -> RunRecord:

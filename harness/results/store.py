@@ -17,7 +17,17 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.results.record import RECORD_NAME, STATUS_COMPLETE, RunRecord, read_record
+from harness.results.record import (
+    RECORD_NAME,
+    STATUS_COMPLETE,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunRecord,
+    died_text,
+    now_iso,
+    owner_alive,
+    read_record,
+)
 
 INCOMPLETE_MARKER = "INCOMPLETE"
 # Files copied into the MLPerf-layout folders.
@@ -134,6 +144,64 @@ def drop_loadgen_logs(run_dir: Path) -> list[str]:
         except OSError:
             pass
     return dropped
+
+
+def unfinished_runs(results_dir: Path) -> list[tuple[Path, RunRecord]]:
+    """Run folders still marked INCOMPLETE whose record says running (cheap: only those records are read)."""
+    out = []
+    for marker in sorted(results_dir.glob(f"*/*/*/runs/*/{INCOMPLETE_MARKER}")):
+        try:
+            record = read_record(marker.parent)
+        except (OSError, ValueError, TypeError):
+            continue
+        if record.status == STATUS_RUNNING:
+            out.append((marker.parent, record))
+    return out
+
+
+def mark_dead_runs(results_dir: Path) -> list[Path]:
+    """Runs left "running" by a process of this host that is gone: marked interrupted; their folders."""
+    marked = []
+    for run_dir, record in unfinished_runs(results_dir):
+        if owner_alive(record) is not False:
+            continue
+        record.status = STATUS_INTERRUPTED
+        record.error = died_text(record)
+        try:
+            record.write(run_dir)
+            (run_dir / INCOMPLETE_MARKER).write_text(f"This run is interrupted: {record.error}\nIt is not a result.\n")
+        except OSError:
+            continue
+        marked.append(run_dir)
+    return marked
+
+
+def active_runs(results_dir: Path, exclude: str | None = None) -> list[tuple[Path, RunRecord]]:
+    """Other runs of this results folder whose process is running now."""
+    return [(d, r) for d, r in unfinished_runs(results_dir) if r.run_id != exclude and owner_alive(r)]
+
+
+def overlapping_runs(results_dir: Path, record: RunRecord) -> list[Path]:
+    """Other runs of this results folder (on this host) that ran at some time during ``record``'s run."""
+    ours = (record.started_at, now_iso())
+    since = datetime.fromisoformat(record.started_at).timestamp()
+    out = []
+    for path in sorted(results_dir.glob(f"*/*/*/runs/*/{RECORD_NAME}")):
+        try:  # a record last written before this run started cannot overlap it
+            if path.parent.name == record.run_id or path.stat().st_mtime < since:
+                continue
+        except OSError:
+            continue
+        try:
+            other = read_record(path.parent)
+        except (OSError, ValueError, TypeError):
+            continue
+        if other.host is not None and other.host != record.host:
+            continue
+        end = other.ended_at or (ours[1] if other.status == STATUS_RUNNING and owner_alive(other) else None)
+        if end is not None and other.started_at < ours[1] and end > ours[0]:
+            out.append(path.parent)
+    return out
 
 
 def iter_runs(results_dir: Path) -> list[RunRecord]:

@@ -18,7 +18,16 @@ from harness.results.explain import Verdict, judge_performance
 from harness.results.logparse import DetailLog, parse_detail_log
 from harness.results.pages.facts import page_metric, performance_text
 from harness.results.pages.summary import ScenarioResult
-from harness.results.record import RECORD_NAME, STATUS_COMPLETE, RunRecord, read_record
+from harness.results.record import (
+    RECORD_NAME,
+    STATUS_COMPLETE,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunRecord,
+    died_text,
+    owner_alive,
+    read_record,
+)
 from harness.results.store import INCOMPLETE_MARKER
 
 DETAIL_LOG = "mlperf_log_detail.txt"
@@ -62,6 +71,8 @@ class RunView:
         incomplete = (self.run_dir / INCOMPLETE_MARKER).exists()
         if self.record is None:
             return "incomplete" if incomplete else "unknown"
+        if self.record.status == STATUS_RUNNING and owner_alive(self.record) is False:
+            return STATUS_INTERRUPTED
         return "incomplete" if incomplete and self.record.status == STATUS_COMPLETE else self.record.status
 
     @property
@@ -96,7 +107,9 @@ def read_run(run_dir: Path, system: str, mlperf_model: str, scenario: str) -> Ru
     except (OSError, ValueError, TypeError) as exc:
         view.problems.append(f"{RECORD_NAME} cannot be read ({exc})")
     marker = run_dir / INCOMPLETE_MARKER
-    if marker.exists():
+    if view.record is not None and view.record.status == STATUS_RUNNING and owner_alive(view.record) is False:
+        view.problems.append(died_text(view.record))
+    elif marker.exists():
         first = marker.read_text(errors="replace").strip().splitlines()
         view.problems.append(first[0] if first else "the run did not finish: it is not a result")
     detail = run_dir / DETAIL_LOG
