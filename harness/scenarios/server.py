@@ -82,6 +82,8 @@ class ServerSUT:
         self._direct = first.batching == "program" and not first.completes_in_run
         self.batcher = DynamicBatcher(batch_size, batch_timeout_us / 1e6)
         self.issued = 0
+        # When LoadGen handed over its first query: the start of its query schedule (monotonic seconds).
+        self.first_issue_s: float | None = None
         self._next = 0
         self._threads = [] if self._direct else [
             threading.Thread(target=self._worker, args=(slot,), name=f"server-{i}", daemon=True)
@@ -90,6 +92,8 @@ class ServerSUT:
             thread.start()
 
     def issue(self, ids: list[int], indices: list[int]) -> None:
+        if self.first_issue_s is None:
+            self.first_issue_s = time.monotonic()
         self.issued += len(ids)
         if self._direct:
             slot = self.slots[self._next]
