@@ -3,25 +3,27 @@ uint8 .npy of shape (N, *sample_shape), memory-mapped by later runs.
 
 The cache folder is keyed by a fingerprint of the preprocessing version, the image folder, the listing
 file (val_map.txt, the annotation json) and the images' sizes and times, so a changed dataset gets a new
-cache. It is built under a process-unique name and moved into place only when complete.
+cache. It is built under a process-unique name and moved into place only when complete; meta.json,
+written last, holds a manifest (size and checksum) checked on every open, and a damaged entry (a truncated,
+emptied or zeroed .npy) is rebuilt with a message.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from harness.errors import HarnessError
 from models.base import Dataset
+from models.cache_check import damage, manifest, read_meta, write_meta
 
 
 def fingerprint(version: str, image_dir: Path, listing: Path, files: Sequence[str]) -> str:
@@ -48,13 +50,41 @@ def open_image_cache(cache_dir: Path, array_name: str, image_dir: Path, files: S
     """
     array_path = cache_dir / f"{array_name}.npy"
     meta_path = cache_dir / "meta.json"
-    if meta_path.is_file() and array_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("count") == len(files) and meta.get("complete"):
-            return np.load(array_path, mmap_mode="r")
+    meta = read_meta(meta_path) if meta_path.is_file() else None
+    if meta is not None and meta.get("count") == len(files) and meta.get("complete"):
+        shape = (len(files), *sample_shape)
+        if "files" not in meta:  # written before manifests: adopt it if its size is right
+            meta = _adopt(meta_path, meta, array_path, shape)
+        problem = damage(cache_dir, meta.get("files")) if meta is not None else "its array has the wrong size"
+        if problem is None:
+            try:
+                images = np.load(array_path, mmap_mode="r")
+                if images.shape == shape and images.dtype == np.uint8:
+                    return images
+                problem = f"{array_path} holds {images.dtype} {images.shape}, not uint8 {shape}"
+            except (OSError, ValueError) as exc:
+                problem = f"{array_path} cannot be read ({exc})"
+        print(f"!! the preprocessed cache {cache_dir} is damaged: {problem}; rebuilding it", file=sys.stderr,
+              flush=True)
+        meta_path.unlink(missing_ok=True)
     _build(cache_dir, array_path, meta_path, image_dir, files, sample_shape, preprocess_file, version,
            unreadable_fix)
     return np.load(array_path, mmap_mode="r")
+
+
+def _adopt(meta_path: Path, meta: dict[str, Any], array_path: Path, shape: tuple[int, ...]) -> dict[str, Any] | None:
+    """A cache from before manifests: kept (and given a manifest) when its .npy has the size its shape needs."""
+    try:
+        images = np.load(array_path, mmap_mode="r")
+        whole = int(images.offset) + images.nbytes == array_path.stat().st_size
+        if images.shape != shape or images.dtype != np.uint8 or not whole:
+            return None
+        del images
+    except (OSError, ValueError, AttributeError):
+        return None
+    meta = {**meta, "files": manifest([array_path])}
+    write_meta(meta_path, meta)
+    return meta
 
 
 def _build(cache_dir: Path, array_path: Path, meta_path: Path, image_dir: Path, files: Sequence[str],
@@ -91,8 +121,9 @@ def _build(cache_dir: Path, array_path: Path, meta_path: Path, image_dir: Path, 
         raise
     del work, out
     os.replace(partial, array_path)
-    meta = {"count": len(files), "complete": True, "version": version, "source": str(image_dir)}
-    meta_path.write_text(json.dumps(meta, indent=1))
+    meta = {"count": len(files), "complete": True, "version": version, "source": str(image_dir),
+            "files": manifest([array_path])}
+    write_meta(meta_path, meta)  # last: the entry is whole once this exists
 
 
 class CachedImageDataset(Dataset):

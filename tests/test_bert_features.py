@@ -112,6 +112,21 @@ def test_dataset_loads_int64_features_and_caches_them(tmp_path: Path, capfd: pyt
     assert store.gather(np.array([4, 2]))["input_ids"].shape == (2, int(dataset.sample_lengths()[2]))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "zeroed"])
+def test_a_damaged_feature_cache_is_found_and_rebuilt(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                      damage: str) -> None:
+    folder = write_squad(tmp_path / "squad", [("Tokenization is fun.", [("why?", "fun")])])
+    first = SquadDataset(folder, tmp_path / "cache")
+    arrays = first.cache_dir / "features.npz"
+    size = arrays.stat().st_size
+    arrays.write_bytes(arrays.read_bytes()[: size // 2] if damage == "truncated" else b"\0" * size)
+    capfd.readouterr()
+    again = SquadDataset(folder, tmp_path / "cache")
+    err = capfd.readouterr().err
+    assert "is damaged" in err and "rebuilding it" in err and "tokenizing 1 questions" in err
+    assert np.array_equal(again.features.input_ids, first.features.input_ids)
+
+
 def test_demo_set_has_exactly_the_requested_features(tmp_path: Path) -> None:
     for count in (1, 7, 40):
         folder = tmp_path / f"demo{count}"

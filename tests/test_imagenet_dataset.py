@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -104,3 +105,44 @@ def test_postprocess_applies_the_label_offset() -> None:
     model.label_offset = -1  # the 1001-class MLPerf ONNX model
     out = model.postprocess({"argmax": np.array([1, 2, 1000], dtype=np.int64)}, np.arange(3))
     assert [int(np.frombuffer(out.sample_bytes(i), np.int32)[0]) for i in range(3)] == [0, 1, 999]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "zeroed", "deleted"])
+def test_a_damaged_cache_is_found_and_rebuilt(demo_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                              damage: str) -> None:
+    """A truncated or emptied .npy made every later run fail with "mmap length is greater than file size";
+    a zeroed one of the same size was used silently."""
+    first = ImageNetDataset(demo_dir, tmp_path / "cache")
+    expected = first.load(np.arange(12))["input"].copy()
+    array = next(first.cache_dir.glob("*.npy"))
+    del first
+    size = array.stat().st_size
+    if damage == "truncated":
+        with open(array, "r+b") as handle:
+            handle.truncate(size // 3)
+    elif damage == "emptied":
+        array.write_bytes(b"")
+    elif damage == "zeroed":
+        array.write_bytes(b"\0" * size)
+    else:
+        array.unlink()
+    capfd.readouterr()
+    again = ImageNetDataset(demo_dir, tmp_path / "cache")
+    err = capfd.readouterr().err
+    assert "is damaged" in err and "rebuilding it" in err and "preprocessing 12 images" in err
+    assert np.array_equal(again.load(np.arange(12))["input"], expected)
+    ImageNetDataset(demo_dir, tmp_path / "cache")
+    assert "damaged" not in capfd.readouterr().err  # the rebuilt entry passes its check
+
+
+def test_a_cache_from_before_manifests_is_kept(demo_dir: Path, tmp_path: Path,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    first = ImageNetDataset(demo_dir, tmp_path / "cache")
+    meta_path = first.cache_dir / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "files"}))
+    capfd.readouterr()
+    ImageNetDataset(demo_dir, tmp_path / "cache")
+    err = capfd.readouterr().err
+    assert "preprocessing" not in err and "damaged" not in err
+    assert json.loads(meta_path.read_text())["files"] == meta["files"]  # given its manifest

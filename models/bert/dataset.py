@@ -9,10 +9,10 @@ per feature; the true length of each feature drives length-sorted, cropped batch
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from harness.errors import HarnessError
 from models.base import Dataset
 from models.bert import preprocess as feat
 from models.bert.tokenization import MLPERF_VOCAB_MD5, FullTokenizer, file_md5, load_vocab
+from models.cache_check import damage, manifest, read_meta, write_meta
 
 SQUAD_FILE = "dev-v1.1.json"
 VOCAB_FILE = "vocab.txt"
@@ -93,14 +94,22 @@ class SquadDataset(Dataset):
     def _open_cache(self) -> feat.FeatureArrays:
         arrays_path = self.cache_dir / "features.npz"
         meta_path = self.cache_dir / "meta.json"
-        if arrays_path.is_file() and meta_path.is_file():
-            try:
-                meta = json.loads(meta_path.read_text())
-                if meta.get("complete") and meta.get("version") == FEATURES_VERSION:
+        meta = read_meta(meta_path) if meta_path.is_file() else None
+        if meta is not None and meta.get("complete") and meta.get("version") == FEATURES_VERSION:
+            # Caches from before manifests carry none: checked by reading them whole.
+            problem = damage(self.cache_dir, meta["files"]) if "files" in meta else None
+            if problem is None:
+                try:
                     with np.load(arrays_path) as stored:
-                        return feat.FeatureArrays(*(stored[name] for name in _ARRAYS))
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable cache: rebuild it
+                        arrays = feat.FeatureArrays(*(stored[name] for name in _ARRAYS))
+                    if "files" not in meta:
+                        write_meta(meta_path, {**meta, "files": manifest([arrays_path])})
+                    return arrays
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                    problem = f"{arrays_path} cannot be read ({type(exc).__name__}: {exc})"
+            print(f"!! the feature cache {self.cache_dir} is damaged: {problem}; rebuilding it", file=sys.stderr,
+                  flush=True)
+            meta_path.unlink(missing_ok=True)
         return self._build_cache(arrays_path, meta_path)
 
     def _build_cache(self, arrays_path: Path, meta_path: Path) -> feat.FeatureArrays:
@@ -110,11 +119,12 @@ class SquadDataset(Dataset):
         tokenizer = FullTokenizer(load_vocab(self.vocab_path))
         arrays = feat.convert_examples(self.examples, tokenizer)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = arrays_path.with_name("features.partial.npz")
+        partial = arrays_path.with_name(f"features.{os.getpid()}.partial.npz")
         np.savez(partial, **{name: getattr(arrays, name) for name in _ARRAYS})
         os.replace(partial, arrays_path)
         meta = {"complete": True, "version": FEATURES_VERSION, "features": len(arrays),
-                "questions": len(self.examples), "source": str(self.squad_path), "vocab_md5": self.vocab_md5}
-        meta_path.write_text(json.dumps(meta, indent=1))
+                "questions": len(self.examples), "source": str(self.squad_path), "vocab_md5": self.vocab_md5,
+                "files": manifest([arrays_path])}
+        write_meta(meta_path, meta)  # last: the entry is whole once this exists
         print(f"  {len(arrays)} features in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
         return arrays
