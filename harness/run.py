@@ -58,7 +58,7 @@ class RunInterrupted(Exception):
 
 def _install_signal_handlers() -> Callable[[], None]:
     def on_term(signum: int, frame: object) -> None:
-        raise RunInterrupted(f"signal {signum}")
+        raise RunInterrupted(signal.Signals(signum).name)
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -128,7 +128,7 @@ def execute(spec: RunSpec) -> int:
         console.plan_banner(r, plan, run_dir, record.comparable)
         return _run_loadgen(r, prepared, plan, run_dir, record)
     except (KeyboardInterrupt, RunInterrupted) as exc:
-        _abort(record, run_dir, STATUS_INTERRUPTED, f"interrupted ({str(exc) or 'Ctrl-C'})")
+        _abort(record, run_dir, STATUS_INTERRUPTED, f"interrupted ({str(exc) or 'Ctrl-C, SIGINT'})")
         say(f"\n!! run interrupted: {run_dir} is marked incomplete and is not a result")
         _hard_exit(EXIT_INTERRUPTED)
     except HarnessError as exc:

@@ -117,7 +117,7 @@ def test_ctrl_c_marks_the_run_incomplete(workdir: Path) -> None:
     assert proc.returncode == 130, out
     assert "marked incomplete" in out
     (record,) = run_records(results)
-    assert record["status"] == "interrupted" and "interrupted" in record["error"]
+    assert record["status"] == "interrupted" and record["error"] == "interrupted (Ctrl-C, SIGINT)"
     run_dir = next(results.glob("*/*/*/runs/*"))
     assert (run_dir / "INCOMPLETE").is_file()
     assert not list(results.glob("*/*/*/performance"))  # never published as a result
