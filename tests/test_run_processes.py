@@ -87,3 +87,21 @@ def test_runs_at_the_same_time_in_one_results_folder_warn(workdir: Path) -> None
         warnings = [w for w in records[scenario]["warnings"] if "another run was active" in w]
         assert len(warnings) == 1 and f"/{other}/runs/" in warnings[0], records[scenario]["warnings"]
     assert json.loads((results / "cpu/resnet50/Offline/performance/run_1/run.json").read_text())["warnings"]
+
+
+def test_sigterm_to_run_harness_stops_its_child_and_every_later_run(workdir: Path) -> None:
+    """The child used to keep running and publish, and the next scenario never ran."""
+    results = workdir / "results"
+    proc = _start(["run_harness", "--benchmarks=resnet50", "--scenarios=server,offline", "--min_duration=600000",
+                   f"--log_dir={results}", *NULL[2:]], workdir)
+    _wait_for_run_folder(results)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert "SIGTERM received: the child run was stopped" in out and "Traceback" not in out
+    (record,) = run_records(results)  # the offline run never started
+    assert record["scenario"] == "Server" and record["status"] == "interrupted"
+    assert record["error"] == "interrupted (SIGTERM)"
+    assert not list(results.glob("*/*/*/performance"))
+    assert owner_alive(RunRecord.from_dict(record)) is False  # the child is gone

@@ -75,17 +75,26 @@ def nvidia_to_runs(argv: Sequence[str]) -> list[list[str]]:
 
 
 def run_harness(argv: list[str]) -> int:
-    """Each benchmark x scenario in its own process (LoadGen loads its config once per process)."""
-    import subprocess
-    import sys
-
-    from harness.tools.child import child_env
+    """Each benchmark x scenario in its own process (LoadGen loads its config once per process). A signal
+    to this process stops the child run in progress and starts no further one (child.ChildInterrupted)."""
+    from harness.tools.child import run_child
 
     runs = nvidia_to_runs(argv)
     if len(runs) == 1:
         return main(runs[0])
     worst = 0
     for run_args in runs:
-        code = subprocess.call([sys.executable, "-m", "harness", "run", *run_args], env=child_env())
-        worst = max(worst, code)
+        child = run_child(run_args, _results_dir_of(run_args), capture=False)
+        worst = max(worst, child.returncode)
     return worst
+
+
+def _results_dir_of(run_args: list[str]) -> Path:
+    """The --results-dir a `harness run` argument list gives (its last one), else the default."""
+    found = Path("results")
+    for i, arg in enumerate(run_args):
+        if arg == "--results-dir" and i + 1 < len(run_args):
+            found = Path(run_args[i + 1])
+        elif arg.startswith("--results-dir="):
+            found = Path(arg.split("=", 1)[1])
+    return found
