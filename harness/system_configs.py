@@ -188,9 +188,60 @@ def all_systems() -> list[System]:
     return [load_system(n) for n in system_names()]
 
 
+def _claim(path: Path, host: HostInfo) -> str | None:
+    """How a file that does not load relates to this machine, from its gpu section read loosely: "exact"
+    (this machine), "same-model" (its GPU, another count), "no", or None when its gpu cannot be read."""
+    try:
+        data = load_yaml(path)
+    except HarnessError:
+        return None
+    gpu = data.get("gpu")
+    if not host.gpus:
+        return "exact" if not gpu else "no"
+    if not gpu:
+        return "no"
+    if not isinstance(gpu, dict) or "match" not in gpu:
+        return None if isinstance(gpu, dict) and "model" in gpu else "no"
+    try:
+        if re.search(str(gpu["match"]), host.gpus[0].name, flags=re.IGNORECASE) is None:
+            return "no"
+    except re.error:
+        return None
+    return "exact" if gpu.get("count") == len(host.gpus) else "same-model"
+
+
+def _loadable_systems(host: HostInfo) -> tuple[list[System], list[str]]:
+    """SYSTEM=auto's candidates. A file that does not load is skipped with a warning naming it, unless it
+    may be the one that describes this machine: then its error stands."""
+    systems: list[System] = []
+    broken: list[tuple[str | None, HarnessError]] = []
+    for name in system_names():
+        try:
+            systems.append(load_system(name))
+        except HarnessError as failure:
+            broken.append((_claim(configs_dir() / "systems" / f"{name}.yaml", host), failure))
+    if not broken:
+        return systems, []
+    if host.gpus:
+        exact = any(s.gpu is not None and s.gpu.matches(host.gpus[0].name) and s.gpu.count == len(host.gpus)
+                    for s in systems)
+    else:
+        exact = any(s.gpu is None for s in systems)
+    for claim, problem in broken:
+        if claim == "exact" or (not exact and claim in ("same-model", None)):
+            raise HarnessError(f"{problem.message} (this file may describe this machine, so SYSTEM=auto stops "
+                               "here)", problem.fix)
+    return systems, [f"skipped a system config that does not load: {problem.message}" for _, problem in broken]
+
+
 def match_system(host: HostInfo) -> System:
     """SYSTEM=auto: the config for this machine, derived from the nearest known one if needed."""
-    systems = all_systems()
+    systems, skipped = _loadable_systems(host)
+    system = _match(host, systems)
+    return replace(system, notes=system.notes + tuple(skipped)) if skipped else system
+
+
+def _match(host: HostInfo, systems: list[System]) -> System:
     if not host.gpus:
         cpu = [s for s in systems if s.gpu is None]
         if not cpu:

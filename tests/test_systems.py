@@ -140,3 +140,42 @@ def test_knobs_go_to_their_owners() -> None:
     ort_knobs = cpu.knobs("resnet50", "Offline", "onnxruntime")
     assert not hasattr(ort_knobs.backend, "channels_last") and ort_knobs.run.offline_expected_qps == 16
     assert set(torch_knobs.as_dict()) == {"run", "backend", "model"}
+
+
+def _configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> None:
+    root = tmp_path / "configs"
+    (root / "systems").mkdir(parents=True)
+    (root / "rules").symlink_to(Path(__file__).resolve().parent.parent / "configs" / "rules")
+    for name, text in files.items():
+        (root / "systems" / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("HARNESS_CONFIGS", str(root))
+
+
+_CPU = "name: cpu\ngpu: null\nbenchmarks:\n  resnet50:\n    Offline: {batch_size: 8}\n"
+_H100 = ("name: h100_x1\ngpu: {model: H100, match: H100, count: 1, memory_gb: 80}\n"
+         "benchmarks:\n  resnet50:\n    Offline: {batch_size: 8}\n")
+
+
+@pytest.mark.parametrize("broken", ["name: x\n  bad: [\n",  # not YAML
+                                    "name: x\ngpu:\n  model: X\n  count: 1\n",  # gpu without match
+                                    "name: x\ngpu: null\nbenchmarks:\n  resnet50:\n    Offline: {batch_size: eight}\n"])
+def test_a_broken_config_of_another_machine_is_skipped_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      broken: str) -> None:
+    """One broken file in configs/systems used to stop every SYSTEM=auto run."""
+    _configs(tmp_path, monkeypatch, {"cpu": _CPU, "h100_x1": _H100, "zz_broken": broken})
+    gpu = match_system(host("NVIDIA H100 80GB HBM3", 1))
+    assert gpu.name == "h100_x1" and any("zz_broken.yaml" in note for note in gpu.notes)
+    if "gpu: null" not in broken:  # a CPU config is the CPU machine's candidate: its error stands below
+        cpu = match_system(host())
+        assert cpu.name == "cpu" and any("zz_broken.yaml" in note and "skipped" in note for note in cpu.notes)
+
+
+def test_a_broken_config_of_this_machine_stops_auto_and_names_it(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _configs(tmp_path, monkeypatch, {"cpu": _CPU, "h100_x1": _H100.replace("batch_size: 8", "batch_size: 2.5")})
+    with pytest.raises(HarnessError, match=r"h100_x1.yaml.*batch_size must be an integer.*describe this machine"):
+        match_system(host("NVIDIA H100 80GB HBM3", 1))
+    _configs(tmp_path / "b", monkeypatch, {"cpu": "name: cpu\n  bad: [\n", "h100_x1": _H100})
+    with pytest.raises(HarnessError, match=r"cpu.yaml is not valid YAML"):  # no other config fits the CPU machine
+        match_system(host())
+    assert match_system(host("NVIDIA H100 80GB HBM3", 1)).name == "h100_x1"
