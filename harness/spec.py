@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,8 +61,8 @@ class RunSpec:
         object.__setattr__(self, "device", device)
         for name in ("target_qps", "target_latency_ms"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise HarnessError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            if value is not None and not (0 < value < math.inf):
+                raise HarnessError(f"--{name.replace('_', '-')} must be a positive finite number, got {value}")
         for name in ("min_duration_ms", "min_query_count"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -46,14 +46,12 @@ def nvidia_to_runs(argv: Sequence[str]) -> list[list[str]]:
     mode = _NVIDIA_MODES.get(args.test_mode.lower())
     if mode is None:
         raise HarnessError(f"unknown --test_mode {args.test_mode}", "use PerformanceOnly or AccuracyOnly")
-    batch_sizes = {}
-    for item in (args.gpu_batch_size or "").split(","):
-        if ":" in item:
-            name, size = item.split(":", 1)
-            batch_sizes[name.strip()] = size.strip()
+    models = _names(args.benchmarks, "--benchmarks", "e.g. --benchmarks=resnet50,bert")
+    scenarios = _names(args.scenarios, "--scenarios", "e.g. --scenarios=offline,server")
+    batch_sizes = _batch_sizes(args.gpu_batch_size, models)
     runs = []
-    for model in [m for m in args.benchmarks.split(",") if m]:
-        for scenario in [s for s in args.scenarios.split(",") if s]:
+    for model in models:
+        for scenario in scenarios:
             cmd = ["--model", model, "--scenario", scenario, "--mode", mode]
             if args.test_run or args.fast:
                 cmd.append("--fast")
@@ -66,12 +64,50 @@ def nvidia_to_runs(argv: Sequence[str]) -> list[list[str]]:
                 cmd += ["--min-duration-ms", str(args.min_duration)]
             if args.min_query_count is not None:
                 cmd += ["--min-query-count", str(args.min_query_count)]
-            if model in batch_sizes:
-                cmd += ["--batch-size", batch_sizes[model]]
+            size = batch_sizes.get(_canonical(model), batch_sizes.get("*"))
+            if size is not None:
+                cmd += ["--batch-size", str(size)]
             if args.log_dir:
                 cmd += ["--results-dir", str(args.log_dir)]
             runs.append(cmd + list(rest))
     return runs
+
+
+def _names(text: str, flag: str, example: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise HarnessError(f"{flag} is empty: nothing to run", example)
+    return names
+
+
+def _canonical(model: str) -> str:
+    from models import get_model_class
+
+    name: str = get_model_class(model).name
+    return name
+
+
+def _batch_sizes(text: str | None, models: list[str]) -> dict[str, int]:
+    """--gpu_batch_size: "256" for every benchmark, or "resnet50:256,bert:64" (any name or alias of a model
+    among --benchmarks); anything else is refused."""
+    if text is None:
+        return {}
+    fix = "e.g. --gpu_batch_size=256 or --gpu_batch_size=resnet50:256,bert:64"
+    wanted = {_canonical(m) for m in models}
+    sizes: dict[str, int] = {}
+    for item in [i.strip() for i in text.split(",")]:
+        name, sep, raw = item.rpartition(":")
+        key = _canonical(name.strip()) if sep else "*"
+        if sep and key not in wanted:
+            raise HarnessError(f"--gpu_batch_size {item!r}: {name.strip()} is not among --benchmarks", fix)
+        try:
+            size = int(raw.strip())
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise HarnessError(f"--gpu_batch_size {item!r}: the batch size must be a positive integer", fix)
+        sizes[key] = size
+    return sizes
 
 
 def run_harness(argv: list[str]) -> int:
