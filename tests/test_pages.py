@@ -260,3 +260,27 @@ def test_run_page_charts_gpu_telemetry(site: dict[str, Any], browser: Browser, t
     assert charts == ["SM clock (MHz)", "Memory clock (MHz)", "Power (W)", "Temperature (°C)", "Utilization (%)"]
     assert browser.evaluate("document.querySelectorAll('#telemetry svg polyline').length") == 10  # 5 x 2 GPUs
     assert f"{record.telemetry['samples']} samples from nvidia-smi" in browser.texts("#telemetry p")[0]
+
+
+def test_damaged_records_show_as_damaged_and_the_rest_renders(site: dict[str, Any], tmp_path: Path) -> None:
+    """A detail log cut after result_validity read as "no result VALID"; a run.json of the wrong shape
+    crashed the whole report."""
+    results = tmp_path / "results"
+    shutil.copytree(site["results"], results)
+    dirs = [results / d.relative_to(site["results"]) for d in site["dirs"]]
+    detail = dirs[0] / "mlperf_log_detail.txt"
+    lines = detail.read_text().splitlines(keepends=True)
+    keep = next(i for i, line in enumerate(lines) if '"key": "result_validity"' in line) + 1
+    detail.write_text("".join(lines[:keep]))
+    (dirs[1] / "run.json").write_text('["not", "a", "record"]')
+    record = json.loads((dirs[2] / "run.json").read_text())
+    (dirs[2] / "run.json").write_text(json.dumps({**record, "result": [], "started_at": 7}))
+    proc = run_cli(["report", "--results-dir", str(results)], cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    cut = (dirs[0] / "run.html").read_text()
+    assert "cut after result_validity" in cut and '<div class="headline" id="headline">no result</div>' in cut
+    for run_dir, why in ((dirs[1], "expected a JSON object, got list"), (dirs[2], "started_at is int, not str")):
+        assert f"run.json is damaged ({why})" in (run_dir / "run.html").read_text()
+    index = (results / "index.html").read_text()
+    assert "DAMAGED" in index
+    assert (dirs[3] / "run.html").is_file() and ("PASS" in index or "FAIL" in index)  # the accuracy run renders

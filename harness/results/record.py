@@ -7,8 +7,11 @@ import os
 import platform
 import socket
 import subprocess
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +78,22 @@ class RunRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_dict(cls, data: Any) -> "RunRecord":
+        """A record read back; ValueError naming the first field of the wrong shape (a damaged run.json)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        kinds = _field_kinds()
+        for name, allowed in kinds.items():
+            if name not in data:
+                if cls.__dataclass_fields__[name].default is MISSING and \
+                        cls.__dataclass_fields__[name].default_factory is MISSING:
+                    raise ValueError(f"it has no {name}")
+                continue
+            value = data[name]
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise ValueError(f"{name} is {type(value).__name__}, not "
+                                 + " or ".join("null" if k is type(None) else k.__name__ for k in allowed))
+        return cls(**{k: v for k, v in data.items() if k in kinds})
 
     def write(self, run_dir: Path) -> Path:
         path = run_dir / RECORD_NAME
@@ -92,6 +108,16 @@ class RunRecord:
                 pass
             raise
         return path
+
+
+@cache
+def _field_kinds() -> dict[str, tuple[type, ...]]:
+    """Per field of RunRecord, the JSON types its value may have."""
+    kinds = {}
+    for name, hint in typing.get_type_hints(RunRecord).items():
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        kinds[name] = tuple(typing.get_origin(o) or o for o in options)
+    return kinds
 
 
 def this_host() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.results.accuracy import ACCURACY_TXT
 from harness.results.explain import Verdict, judge_performance
-from harness.results.logparse import DetailLog, parse_detail_log
+from harness.results.logparse import DetailLog, cut_short, parse_detail_log
 from harness.results.pages.facts import page_metric, performance_text
 from harness.results.pages.summary import ScenarioResult
 from harness.results.record import (
@@ -50,6 +50,8 @@ class RunView:
     verdict: Verdict | None = None
     accuracy_txt: str | None = None
     problems: list[str] = field(default_factory=list)
+    # run.json is there but not a record (cut, or JSON of the wrong shape): the run shows as damaged.
+    damaged: bool = False
 
     @property
     def mode(self) -> str:
@@ -70,7 +72,7 @@ class RunView:
     def status(self) -> str:
         incomplete = (self.run_dir / INCOMPLETE_MARKER).exists()
         if self.record is None:
-            return "incomplete" if incomplete else "unknown"
+            return "damaged" if self.damaged else ("incomplete" if incomplete else "unknown")
         if self.record.status == STATUS_RUNNING and owner_alive(self.record) is False:
             return STATUS_INTERRUPTED
         return "incomplete" if incomplete and self.record.status == STATUS_COMPLETE else self.record.status
@@ -105,7 +107,8 @@ def read_run(run_dir: Path, system: str, mlperf_model: str, scenario: str) -> Ru
     except FileNotFoundError:
         view.problems.append(f"{RECORD_NAME} is missing: the harness did not record this run")
     except (OSError, ValueError, TypeError) as exc:
-        view.problems.append(f"{RECORD_NAME} cannot be read ({exc})")
+        view.damaged = True
+        view.problems.append(f"{RECORD_NAME} is damaged ({exc}): this run is not a result")
     marker = run_dir / INCOMPLETE_MARKER
     if view.record is not None and view.record.status == STATUS_RUNNING and owner_alive(view.record) is False:
         view.problems.append(died_text(view.record))
@@ -117,11 +120,12 @@ def read_run(run_dir: Path, system: str, mlperf_model: str, scenario: str) -> Ru
         view.problems.append(f"{DETAIL_LOG} is missing: LoadGen did not finish writing this run")
     else:
         view.log = parse_detail_log(detail)
-        if view.log.bad_lines:
-            view.problems.append(f"{DETAIL_LOG} has {view.log.bad_lines} unreadable line(s): the file was cut off")
-        if view.mode == "performance" and "result_validity" not in view.log:
-            view.problems.append(f"{DETAIL_LOG} has no result_validity line: the log is truncated or the run "
-                                 "was cut short")
+        cut = cut_short(view.log, view.mode)
+        if cut is not None:
+            view.problems.append(f"{DETAIL_LOG} {cut}")
+            if view.mode == "performance" and "result_validity" not in view.log:
+                view.problems.append(f"{DETAIL_LOG} has no result_validity line: the log is truncated or the run "
+                                     "was cut short")
         elif view.mode == "performance":  # accuracy-mode logs carry no validity
             view.verdict = judge_performance(view.log, scenario)
     if view.mode == "accuracy":

@@ -42,7 +42,14 @@ def write_page(path: Path, template: str, **context: Any) -> Path:
 
 
 def render_run(view: RunView, results_dir: Path) -> Path:
-    context = runpage.build(view, results_dir)
+    """The run's page; a record whose contents the page cannot show marks the run damaged (the page then
+    shows what the folder holds without it), so one bad run.json never stops the report."""
+    try:
+        context = runpage.build(view, results_dir)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        view.problems.insert(0, f"run.json is damaged ({type(exc).__name__}: {exc}): this run is not a result")
+        view.record, view.verdict, view.damaged = None, None, True
+        context = runpage.build(view, results_dir)
     return write_page(view.page, "run.html", **context)
 
 
