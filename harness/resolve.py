@@ -133,16 +133,40 @@ def _resolve_weights(spec: RunSpec, model_cls: type[ModelSpec], backend: type[Ba
 
 
 def _demo_dir(model_cls: type[ModelSpec], cache_dir: Path, count: int) -> Path:
-    """Generate the demo set once (atomically) and return its folder."""
+    """Generate the demo set once and return its folder. Each process writes its own temporary folder and
+    renames it into place; when several generate at once, the first rename wins and the others (the same
+    seeded data) drop theirs."""
     dest = cache_dir / "demo" / f"{model_cls.name}-{count}"
     if dest.is_dir():
         return dest
-    partial = dest.with_name(dest.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    model_cls().write_demo_data(partial, count)
-    os.replace(partial, dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _drop_stale_partials(dest)
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        model_cls().write_demo_data(partial, count)
+        try:
+            os.rename(partial, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return dest
+
+
+def _drop_stale_partials(dest: Path) -> None:
+    """Temporary folders of generations whose process is gone (killed midway)."""
+    for partial in dest.parent.glob(f"{dest.name}.*.partial"):
+        pid = partial.name[len(dest.name) + 1 : -len(".partial")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _resolve_data(spec: RunSpec, model_cls: type[ModelSpec]) -> tuple[Path, bool, str]:
