@@ -35,10 +35,21 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
 __all__ = ["AccuracyEntry", "AccuracyResult", "Dataset", "ModelSpec", "NetworkSpec", "OnnxModel", "Responses",
-           "TensorSpec", "WeightsFile", "file_sha256"]
+           "TensorSpec", "WeightsFile", "file_sha256", "load_failure"]
 
 # What a model can hand a backend: the torch network, its ONNX graph, a torch generator, a checkpoint folder.
 ARTEFACTS = ("torch", "onnx", "torch_generator", "checkpoint")
+
+
+def load_failure(path: Path, exc: BaseException) -> str:
+    """Why a weights file did not load, never blank (torch says only ``EOFError()`` for an empty file)."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty (0 bytes): the download or copy did not finish"
+    except OSError:
+        pass
+    text = str(exc)[:300]
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (the file is damaged or cut short)"
 
 
 class Dataset(abc.ABC):

@@ -120,5 +120,8 @@ def test_torch_backend_reads_a_torchvision_state_dict(tmp_path: Path, crops: np.
         expected = reference(x).argmax(1).numpy()
     np.testing.assert_array_equal(got, expected)
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(HarnessError, match="cannot load weights"):
+    with pytest.raises(HarnessError, match="cannot load weights .*garbage.pth: UnpicklingError: "):
         backend_class("torch")(ResNet50(weights=tmp_path / "garbage.pth"), BackendContext())
+    (tmp_path / "empty.pth").write_bytes(b"")  # used to say "cannot load weights ...: " and nothing more
+    with pytest.raises(HarnessError, match=r"empty.pth: the file is empty \(0 bytes\)"):
+        backend_class("torch")(ResNet50(weights=tmp_path / "empty.pth"), BackendContext())

@@ -126,6 +126,9 @@ def test_weights_load_into_the_network(tmp_path: Path, monkeypatch: pytest.Monke
     path.write_bytes(b"garbage")
     with pytest.raises(HarnessError, match="cannot load weights"):
         network.build(path, 0, BERT_REDUCED)
+    path.write_bytes(b"")
+    with pytest.raises(HarnessError, match=r"the file is empty \(0 bytes\)"):
+        network.build(path, 0, BERT_REDUCED)
     with pytest.raises(HarnessError, match="is an ONNX model"):
         network.build(tmp_path / "model.onnx", 0, BERT_REDUCED)
 

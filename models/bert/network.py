@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from models.base import load_failure
 from models.bert.shapes import BERT_LARGE, INPUT_NAMES, OUTPUT_NAMES, BertShape
 from models.bert.tokenization import VOCAB_SIZE
 
@@ -53,7 +54,7 @@ def _read_state_dict(weights: Path) -> dict[str, Any]:
         else:
             state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch / safetensors raise many types for a bad file
-        raise HarnessError(f"cannot load weights {weights}: {str(exc)[:300]}",
+        raise HarnessError(f"cannot load weights {weights}: {load_failure(weights, exc)}",
                            "re-download them with python scripts/fetch_weights.py --model bert") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

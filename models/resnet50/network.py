@@ -18,6 +18,7 @@ import torchvision
 from torch import nn
 
 from harness.errors import HarnessError
+from models.base import load_failure
 from models.resnet50.preprocess import MEAN_RGB
 
 _TORCHVISION_MEAN = (0.485, 0.456, 0.406)
@@ -65,7 +66,7 @@ def build(weights: Path | None, seed: int) -> ResNet50Top1:
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file
-            raise HarnessError(f"cannot load weights {weights}: {exc}",
+            raise HarnessError(f"cannot load weights {weights}: {load_failure(weights, exc)}",
                                "re-download them with python scripts/fetch_weights.py --model resnet50") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from models.base import load_failure
 
 _FETCH = "python scripts/fetch_weights.py --model retinanet downloads resnext50_32x4d_fpn.pth (zenodo record 6617981)"
 
@@ -127,9 +128,9 @@ def load_mlperf_state(path: Path) -> tuple[dict[str, torch.Tensor], float]:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_inert_pickle)
         except Exception as exc:  # torch raises many types for a bad file
-            raise HarnessError(f"cannot read weights {path}: {exc}", _FETCH) from None
+            raise HarnessError(f"cannot read weights {path}: {load_failure(path, exc)}", _FETCH) from None
     except Exception as exc:
-        raise HarnessError(f"cannot read weights {path}: {str(exc)[:300]}",
+        raise HarnessError(f"cannot read weights {path}: {load_failure(path, exc)}",
                            f"{_FETCH}; a training checkpoint zip must be unpacked first") from None
     state = _unwrap(obj)
     if state is None:
