@@ -25,6 +25,21 @@ from harness.errors import HarnessError
 from models.base import Dataset
 from models.cache_check import damage, manifest, read_meta, write_meta
 
+# Trailing bytes allowed after a JPEG's end-of-image marker (some writers pad files).
+_JPEG_TAIL_BYTES = 4096
+
+
+def jpeg_cut_short(path: str) -> bool:
+    """A JPEG file (it starts with the SOI marker) with no EOI marker near its end was cut short: OpenCV
+    decodes it anyway, grey below the cut, with only libjpeg's "Premature end of JPEG file" warning.
+    Entropy-coded data never holds the bytes FF D9, so their absence from the tail is conclusive."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"\xff\xd8":
+            return False
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(2, size - _JPEG_TAIL_BYTES))
+        return b"\xff\xd9" not in handle.read()
+
 
 def fingerprint(version: str, image_dir: Path, listing: Path, files: Sequence[str]) -> str:
     digest = hashlib.sha256(version.encode())

@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import HarnessError
 from models.base import AccuracyEntry
+from models.image_cache import jpeg_cut_short
 from models.resnet50 import ResNet50, preprocess
 from models.resnet50.dataset import DEMO_MARKER, ImageNetDataset, read_val_map
 from models.resnet50.demo import write_demo_imagenet
@@ -146,3 +147,35 @@ def test_a_cache_from_before_manifests_is_kept(demo_dir: Path, tmp_path: Path,
     err = capfd.readouterr().err
     assert "preprocessing" not in err and "damaged" not in err
     assert json.loads(meta_path.read_text())["files"] == meta["files"]  # given its manifest
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("ILSVRC2012_val_00000001.JPEG 65\n".encode("utf-16"), "looks like UTF-16"),
+    ("ILSVRC2012_val_00000001.JPEG 65\n".encode("utf-16-le"), "looks like UTF-16"),
+    (bytes(range(256)) * 4, "is not UTF-8 text"),
+])
+def test_a_val_map_that_is_not_text(tmp_path: Path, content: bytes, needle: str) -> None:
+    """A UTF-16 or binary val_map.txt used to end in a UnicodeDecodeError traceback."""
+    (tmp_path / "val_map.txt").write_bytes(content)
+    with pytest.raises(HarnessError, match=needle):
+        read_val_map(tmp_path / "val_map.txt")
+
+
+@pytest.mark.parametrize("label", ["1000", "-1"])
+def test_a_label_outside_the_classes(tmp_path: Path, label: str) -> None:
+    (tmp_path / "val_map.txt").write_text(f"a.JPEG 3\nb.JPEG {label}\n")
+    with pytest.raises(HarnessError, match=rf"val_map.txt:2: label {label} is outside ImageNet's classes 0..999"):
+        read_val_map(tmp_path / "val_map.txt")
+
+
+def test_a_jpeg_cut_to_a_third_is_refused(tmp_path: Path) -> None:
+    """OpenCV decodes a cut JPEG with only libjpeg's warning (grey below the cut)."""
+    data = tmp_path / "imagenet"
+    write_demo_imagenet(data, 3)
+    name = read_val_map(data / "val_map.txt")[0][1]
+    whole = (data / name).read_bytes()
+    (data / name).write_bytes(whole[: len(whole) // 3])
+    assert cv2.imread(str(data / name)) is not None  # what used to be accepted
+    with pytest.raises(HarnessError, match=rf"cannot read image .*{name}: the JPEG file is cut short"):
+        ImageNetDataset(data, tmp_path / "cache")
+    assert all(not jpeg_cut_short(str(data / n)) for n in read_val_map(data / "val_map.txt")[0] if n != name)

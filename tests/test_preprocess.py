@@ -67,6 +67,9 @@ def test_network_applies_exactly_the_reference_float_step() -> None:
 
 def test_unreadable_file_raises_value_error(tmp_path) -> None:
     bad = tmp_path / "broken.JPEG"
-    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    bad.write_bytes(b"GIF89a not really an image")
     with pytest.raises(ValueError, match="could not decode"):
+        preprocess.preprocess_file(str(bad))
+    bad.write_bytes(b"\xff\xd8\xff\xe0 a JPEG that stops here")
+    with pytest.raises(ValueError, match="cut short"):
         preprocess.preprocess_file(str(bad))

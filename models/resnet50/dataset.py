@@ -15,23 +15,42 @@ from harness.errors import HarnessError
 from models.image_cache import CachedImageDataset, fingerprint, open_image_cache
 from models.resnet50 import preprocess
 
+# ImageNet's classes: val_map.txt labels are 0..999.
+NUM_CLASSES = 1000
+
 
 def read_val_map(path: Path) -> tuple[list[str], np.ndarray]:
     """Parse val_map.txt ("<file> <label>" per line) into file names and int32 labels."""
     files: list[str] = []
     labels: list[int] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise HarnessError(
-                    f"{path}:{line_no}: expected '<image file> <label>', got {line.strip()!r}",
-                    "val_map.txt must list one image and its integer class per line",
-                )
-            files.append(fields[0])
-            labels.append(int(fields[1]))
+    try:
+        text = path.read_text(encoding="utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", b"", text.index("\x00"), text.index("\x00") + 1, "NUL byte")
+    except UnicodeDecodeError as exc:
+        raw = path.read_bytes()
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[1::2].count(0) > len(raw) // 4
+        raise HarnessError(f"{path} is not UTF-8 text (byte {exc.start} is not text"
+                           + ("; it looks like UTF-16)" if utf16 else ")"),
+                           "val_map.txt must be plain text, one '<image file> <label>' per line"
+                           + (f"; convert it with iconv -f UTF-16 -t UTF-8 {path}" if utf16 else
+                              "; regenerate it with python scripts/prepare_imagenet.py")) from None
+    for line_no, line in enumerate(text.split("\n"), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            raise HarnessError(
+                f"{path}:{line_no}: expected '<image file> <label>', got {line.strip()!r}",
+                "val_map.txt must list one image and its integer class per line",
+            )
+        label = int(fields[1])
+        if not 0 <= label < NUM_CLASSES:
+            raise HarnessError(f"{path}:{line_no}: label {label} is outside ImageNet's classes 0..{NUM_CLASSES - 1}",
+                               "val_map.txt must hold the MLPerf labels (0..999); regenerate it with "
+                               "python scripts/prepare_imagenet.py")
+        files.append(fields[0])
+        labels.append(label)
     if not files:
         raise HarnessError(f"{path} lists no images", "regenerate val_map.txt for the dataset")
     return files, np.asarray(labels, dtype=np.int32)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from models.image_cache import jpeg_cut_short
+
 OUTPUT_SIZE = 224
 # The reference scales the crop size by 100 / 87.5 to get the resize target: 256.
 RESIZE_SHORT_SIDE = int(100.0 * OUTPUT_SIZE / 87.5)
@@ -52,6 +54,8 @@ def to_network_input(crops_u8_chw: np.ndarray) -> np.ndarray:
 
 def preprocess_file(path: str) -> np.ndarray:
     """Read a JPEG with OpenCV (as the reference does) and preprocess it; ValueError if unreadable."""
+    if jpeg_cut_short(path):
+        raise ValueError("the JPEG file is cut short (no end-of-image marker): the download or copy did not finish")
     image = cv2.imread(path)
     if image is None:
         raise ValueError("OpenCV could not decode it (corrupt, truncated or not an image)")

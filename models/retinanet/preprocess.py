@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from models.image_cache import jpeg_cut_short
+
 IMAGE_SIZE = 800
 # Bump when the cached bytes would change.
 PREPROCESS_VERSION = "rgb-linear-800-u8chw-v1"
@@ -36,6 +38,8 @@ def to_network_input(images_u8: np.ndarray) -> np.ndarray:
 
 def preprocess_file(path: str) -> np.ndarray:
     """Read an image with OpenCV (as the reference does) and preprocess it; ValueError if unreadable."""
+    if jpeg_cut_short(path):
+        raise ValueError("the JPEG file is cut short (no end-of-image marker): the download or copy did not finish")
     image = cv2.imread(path)
     if image is None:
         raise ValueError("OpenCV could not decode it (corrupt, truncated or not an image)")
