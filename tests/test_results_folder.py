@@ -142,3 +142,20 @@ def test_a_disk_filling_up_during_the_run(workdir: Path, tmpfs: Callable[[str], 
     assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
     assert not list(results.glob("*/*/*/performance*"))
     shutil.rmtree(results, ignore_errors=True)
+
+
+def test_a_file_the_user_put_in_the_published_copy_is_kept(workdir: Path) -> None:
+    """A later run used to delete it without a word when it refreshed performance/run_1."""
+    short = ["run", *NULL, "--scenario", "offline", "--min-duration-ms", "0", "--min-query-count", "512",
+             "--target-qps", "1000", "--results-dir", "results"]
+    run_cli(short, workdir, check=True)
+    published = workdir / "results/cpu/resnet50/Offline/performance/run_1"
+    (published / "notes.txt").write_text("my notes\n")
+    (published / "extra").mkdir()
+    (published / "extra" / "plot.png").write_bytes(b"png")
+    proc = run_cli(short, workdir, check=True)
+    assert "held files the harness did not write (extra/plot.png, notes.txt): moved to" in proc.stdout
+    (kept,) = (workdir / "results/cpu/resnet50/Offline/kept").iterdir()
+    assert kept.name.startswith("performance_run_1-")
+    assert (kept / "notes.txt").read_text() == "my notes\n" and (kept / "extra" / "plot.png").is_file()
+    assert not (published / "notes.txt").exists() and (published / "mlperf_log_detail.txt").is_file()

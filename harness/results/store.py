@@ -16,6 +16,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from harness.common import say
 from harness.errors import HarnessError
 from harness.results.record import (
     RECORD_NAME,
@@ -121,10 +122,36 @@ def publish(run_dir: Path, record: RunRecord, results_dir: Path) -> Path:
         if src.is_file():
             shutil.copy2(src, staging / name)
     (staging / "SOURCE_RUN").write_text(f"{record.run_id}\n")
+    set_aside_user_files(dest)
     if dest.exists():
         shutil.rmtree(dest)
     staging.rename(dest)
     return dest
+
+
+# Every name the harness has written into performance/run_1/ and accuracy/: anything else there is the user's.
+_HARNESS_NAMES = frozenset({*_LOG_FILES, "SOURCE_RUN", "mlperf_log_trace.json"})
+
+
+def set_aside_user_files(dest: Path) -> Path | None:
+    """Before a published copy is replaced: files in it that the harness did not write are moved to
+    <scenario>/kept/<copy>-<time>/ and the move is printed, never deleted; where they went, if anywhere."""
+    if not dest.is_dir():
+        return None
+    foreign = [p for p in sorted(dest.rglob("*")) if p.is_file() and p.relative_to(dest).as_posix() not in
+               _HARNESS_NAMES]
+    if not foreign:
+        return None
+    scenario = dest.parent.parent if dest.parent.name == "performance" else dest.parent
+    label = dest.relative_to(scenario).as_posix().replace("/", "_")
+    kept = scenario / "kept" / f"{label}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+    for path in foreign:
+        target = kept / path.relative_to(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+    names = ", ".join(p.relative_to(dest).as_posix() for p in foreign)
+    say(f"!! {dest} held files the harness did not write ({names}): moved to {kept} before replacing it")
+    return kept
 
 
 def discard_partial_copies(run_dir: Path) -> None:
