@@ -12,6 +12,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.loadgen_settings import check_no_audit_config, plan_run, user_conf_text
 from harness.rules import load_rules
+from harness.run import check_loadgen_memory
 from tests.conftest import ROOT, run_cli
 
 RULES = load_rules("v4.1")
@@ -149,3 +150,19 @@ def test_a_latency_bound_reaches_loadgen_in_nanoseconds(tmp_path: Path, latency_
 def test_a_latency_bound_below_a_nanosecond_is_refused() -> None:
     with pytest.raises(HarnessError, match="resolution"):
         plan_run(RULES, RN50, "Server", "performance", 100, 256, target_latency_ms=1e-7)
+
+
+def test_a_run_larger_than_free_memory_is_refused(workdir: Path) -> None:
+    """LoadGen makes an Offline query (a Server schedule) up front: 5M queries/s for 2 s took 4.6 GB."""
+    offline = plan_run(RULES, RN50, "Offline", "performance", 1e6, 256, min_duration_ms=600_000)
+    with pytest.raises(HarnessError, match="about 600,000,000 samples in its one Offline query"):
+        check_loadgen_memory(offline, 600_000, 24576, available_bytes=16 * 2**30)
+    check_loadgen_memory(offline, 600_000, 24576, available_bytes=2**40)
+    server = plan_run(RULES, RN50, "Server", "performance", 5e6, 256, min_duration_ms=2000)
+    with pytest.raises(HarnessError, match="queries in its Server schedule"):
+        check_loadgen_memory(server, 600_000, 100, available_bytes=2 * 2**30)
+    check_loadgen_memory(plan_run(RULES, RN50, "Server", "accuracy", 5e6, 256), 600_000, 100, available_bytes=1)
+    proc = run_cli(["run", "--model", "resnet50", "--scenario", "offline", "--backend", "null", "--demo",
+                    "--demo-samples", "16", "--target-qps", "1e12", "--results-dir", "results"], workdir)
+    assert proc.returncode == 2 and "GiB of memory is free" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list((workdir / "results").glob("*/*/*/runs/*"))
