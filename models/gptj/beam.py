@@ -41,21 +41,21 @@ class BeamState:
         self.beams = k
         self.max_new = steps
         self.device = torch.device(device)
-        make = {"device": self.device}
-        self.prompt_len = torch.ones(slots, dtype=torch.long, **make)
-        self.t = torch.zeros(slots, dtype=torch.long, **make)  # ids generated so far
-        self.run_tok = torch.zeros(slots, k, steps, dtype=torch.long, **make)
-        self.run_score = torch.zeros(slots, k, dtype=torch.float32, **make)
-        self.fin_tok = torch.zeros(slots, k, steps, dtype=torch.long, **make)
-        self.fin_score = torch.full((slots, k), NEG, dtype=torch.float32, **make)
-        self.fin_flag = torch.zeros(slots, k, dtype=torch.bool, **make)
-        self.fin_len = torch.zeros(slots, k, dtype=torch.long, **make)
-        self.improvable = torch.ones(slots, dtype=torch.bool, **make)
-        self.lineage = torch.zeros(slots, k, steps, dtype=torch.long, **make)
-        self.done = torch.zeros(slots, dtype=torch.bool, **make)
-        self.top_mask = torch.arange(2 * k, **make) < k
-        self.beam_ids = torch.arange(k, **make)
-        self.positions = torch.arange(steps, **make)
+        dev = self.device
+        self.prompt_len = torch.ones(slots, dtype=torch.long, device=dev)
+        self.t = torch.zeros(slots, dtype=torch.long, device=dev)  # ids generated so far
+        self.run_tok = torch.zeros(slots, k, steps, dtype=torch.long, device=dev)
+        self.run_score = torch.zeros(slots, k, dtype=torch.float32, device=dev)
+        self.fin_tok = torch.zeros(slots, k, steps, dtype=torch.long, device=dev)
+        self.fin_score = torch.full((slots, k), NEG, dtype=torch.float32, device=dev)
+        self.fin_flag = torch.zeros(slots, k, dtype=torch.bool, device=dev)
+        self.fin_len = torch.zeros(slots, k, dtype=torch.long, device=dev)
+        self.improvable = torch.ones(slots, dtype=torch.bool, device=dev)
+        self.lineage = torch.zeros(slots, k, steps, dtype=torch.long, device=dev)
+        self.done = torch.zeros(slots, dtype=torch.bool, device=dev)
+        self.top_mask = torch.arange(2 * k, device=dev) < k
+        self.beam_ids = torch.arange(k, device=dev)
+        self.positions = torch.arange(steps, device=dev)
 
     def reset(self, slot: int, prompt_len: int) -> None:
         """Start a slot: one live beam (score 0), the others ruled out, nothing finished."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ class _Writer:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
 
-    def pick(self, items: tuple[str, ...]) -> str:
+    def pick(self, items: Sequence[str]) -> str:
         return str(items[int(self.rng.integers(len(items)))])
 
     def sentence(self) -> str:

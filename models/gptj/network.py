@@ -20,7 +20,6 @@ from harness.errors import HarnessError
 from models.gptj.preprocess import CHECKPOINT_HINT
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
     from transformers import GPTJForCausalLM
 
 TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -92,12 +91,14 @@ def load_network(checkpoint: Path | None, shape: GptjShape, vocab_size: int, eos
     from transformers import GPTJForCausalLM
 
     dtype = getattr(torch, TORCH_DTYPES[precision])
+    model: Any  # transformers' decorated methods confuse the type checker
     if checkpoint is not None:
         check_checkpoint(checkpoint)
-        model = GPTJForCausalLM.from_pretrained(str(checkpoint), dtype=dtype, low_cpu_mem_usage=True)
+        loader: Any = GPTJForCausalLM
+        model = loader.from_pretrained(str(checkpoint), dtype=dtype, low_cpu_mem_usage=True)
         return model.to(device).eval()
     config = gptj_config(shape, vocab_size, eos_token_id)
-    # Seeded on the CPU whatever the device, so a shape's random weights are the same everywhere.
+    # Seeded, without disturbing the caller's random state (the 6B shape is drawn on its GPU).
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
@@ -120,4 +121,5 @@ def write_tiny_checkpoint(dest: Path, seed: int = 0) -> None:
     copy_demo_tokenizer(dest)
     tokenizer = GptjTokenizer(dest)
     model = load_network(None, GPTJ_TINY, tokenizer.vocab_size, tokenizer.eos_id, seed, "cpu", "fp32")
-    model.save_pretrained(str(dest))
+    saver: Any = model
+    saver.save_pretrained(str(dest))

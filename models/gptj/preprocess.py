@@ -67,7 +67,8 @@ class GptjTokenizer:
         missing = [name for name in TOKENIZER_REQUIRED if not (folder / name).is_file()]
         if missing:
             raise HarnessError(f"no tokenizer in {folder}: {', '.join(missing)} missing",
-                               f"the checkpoint folder carries vocab.json and merges.txt; fetch it with {CHECKPOINT_HINT}")
+                               "the checkpoint folder carries vocab.json and merges.txt; fetch it with "
+                               f"{CHECKPOINT_HINT}")
         self.folder = folder
         self.vocab: dict[str, int] = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         config = self._json("tokenizer_config.json")
@@ -77,13 +78,14 @@ class GptjTokenizer:
         self.clean_up = bool(config.get("clean_up_tokenization_spaces", True))
         self.added: dict[str, int] = {str(k): int(v) for k, v in self._json("added_tokens.json").items()}
         if EOS_TOKEN not in self.vocab and EOS_TOKEN not in self.added:
-            raise HarnessError(f"{folder}/vocab.json has no {EOS_TOKEN} token", "use the checkpoint's own tokenizer files")
+            raise HarnessError(f"{folder}/vocab.json has no {EOS_TOKEN} token",
+                               "use the checkpoint's own tokenizer files")
         self.eos_id = self.added.get(EOS_TOKEN, self.vocab.get(EOS_TOKEN, -1))
         model = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
         self._fast = Tokenizer(model)
         self._fast.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
         self._fast.decoder = decoders.ByteLevel()
-        extra = [AddedToken(t, special=False, normalized=False) for t in sorted(self.added, key=self.added.get)
+        extra = [AddedToken(t, special=False, normalized=False) for t in sorted(self.added, key=lambda t: self.added[t])
                  if t != EOS_TOKEN]
         if extra:
             self._fast.add_tokens(extra)
