@@ -111,7 +111,7 @@ def test_continuous_batching_completes_every_sample_once(tokenizer: GptjTokenize
         runner.close()
     assert runner.failure() is None
     assert sorted(order) == list(range(len(requests)))  # each reported exactly once
-    for i, prompt in enumerate(requests):
+    for i in range(len(requests)):
         assert seen[i] == alone[i % len(prompts)].tolist()  # slots do not disturb each other
     # Samples leave as they finish: fewer steps than running the requests two by two to the longest.
     pairs = [max(len(alone[i % len(prompts)]), len(alone[(i + 1) % len(prompts)])) for i in range(0, 9, 2)]

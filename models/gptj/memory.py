@@ -3,7 +3,7 @@
 One slot holds one sample's KV cache: its prompt (up to max_input_tokens, shared by the beams) and
 num_beams x max_new_tokens generated positions, over every layer, keys and values:
 ``layers x 2 x hidden x bytes x (max_input_tokens + beams x max_new_tokens)``. GPT-J 6B in bf16 needs
-1.11 GiB a slot (1,919 + 4 x 128 positions x 458,752 bytes). The budget is ``kv_cache_fraction`` of what is
+1.04 GiB a slot ((1,919 + 4 x 128) positions x 458,752 bytes). The budget is ``kv_cache_fraction`` of what is
 free once the weights are loaded; a little is kept per slot for the step's scores and logits.
 """
 
