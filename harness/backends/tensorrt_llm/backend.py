@@ -38,8 +38,8 @@ INSTALL_HINT = ("install NVIDIA's tensorrt-llm wheel from NVIDIA's package index
 class TensorRTLLMOptions:
     kv_cache_free_gpu_memory_fraction: float = option(0.9, "share of free GPU memory TensorRT-LLM's paged KV cache "
                                                       "takes", minimum=0.05, maximum=0.99)
-    calibration_file: str | None = option(None, "FP8: JSON list of calibration texts (scripts/fetch_cnndm.py "
-                                          "--calibration writes the MLPerf set)")
+    calibration_file: str | None = option(None, "FP8: calibration data handed to TensorRT-LLM's CalibConfig "
+                                          "(calib_dataset), e.g. what scripts/fetch_cnndm.py --calibration wrote")
 
 
 def import_tensorrt_llm() -> Any:
