@@ -58,3 +58,16 @@ def test_null_backend_generator_ends_on_the_models_eos() -> None:
     runner = backend.create_runner("cpu", 0)
     tokens = runner.generate([__import__("numpy").arange(5)])[0]
     assert tokens.tolist() == [model.generation.eos_token_id] * 30
+
+
+def test_every_system_config_has_gptj_settings() -> None:
+    from harness.system_configs import all_systems
+
+    for system in all_systems():
+        entry = system.benchmarks["gptj"]
+        assert set(entry) == {"Offline", "Server"}, system.name
+        assert entry["Offline"]["offline_expected_qps"] > 0 and entry["Server"]["server_target_qps"] > 0
+        if system.gpu is not None:
+            assert entry["Offline"]["by_backend"]["torch"]["precision"] == "bf16", system.name
+            per_gpu = entry["Offline"]["offline_expected_qps"] / system.gpu.count
+            assert 10 < per_gpu < 40, system.name  # samples/s per GPU, not tokens/s
