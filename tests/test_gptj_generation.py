@@ -7,6 +7,7 @@ fires for some samples and not others), all (EOS wins as soon as min_new_tokens 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +25,15 @@ from models.gptj.preprocess import GptjTokenizer, prompt_text
 from models.gptj.reference import ReferenceGenerate, trim_generated
 
 LENGTHS = (12, 40, 75, 150, 333)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """As the model does for its tiny network on the CPU (a thread pool only adds waiting)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

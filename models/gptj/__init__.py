@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.common import say
 from harness.errors import HarnessError
 from harness.options import option
 from models.base import AccuracyEntry, AccuracyResult, Dataset, ModelSpec, Responses, TensorSpec, WeightsFile
@@ -73,6 +74,7 @@ class GptJ(ModelSpec):
         self.cache_dir = Path("build/cache")
         self.memory_plans: list[dict[str, Any]] = []
         self.generator_path = ""
+        self.cpu_threads: int | None = None
         eos = self._tokenizer_eos()
         if eos != GENERATION.eos_token_id:
             # The demo tokenizer's end-of-text id: this instance (its generators, the null backend) decodes with it.
@@ -128,6 +130,8 @@ class GptJ(ModelSpec):
     def torch_generator(self, device: str, precision: str, slots: int) -> Any:
         path = "fast" if self.opts.generator == "auto" else self.opts.generator
         self.generator_path = path
+        if device == "cpu" and self.weights is None and self.shape.name == "tiny":
+            self._one_thread()
         model = self._load(device, precision)
         if path == "reference":
             from models.gptj.reference import ReferenceGenerate
@@ -140,6 +144,16 @@ class GptJ(ModelSpec):
         if device.startswith("cuda"):
             slots = self._plan_slots(device, weights, slots)
         return FastBeamDecoder(weights, self.generation, slots, use_cuda_graphs=self.opts.cuda_graphs)
+
+    def _one_thread(self) -> None:
+        """The tiny network's matrices are too small to split: torch's thread pool only adds waiting (ten
+        times slower on two busy cores), so CPU demo runs use one thread."""
+        import torch
+
+        if torch.get_num_threads() != 1:
+            say(f"GPT-J tiny network on the CPU: 1 torch thread (was {torch.get_num_threads()})")
+            torch.set_num_threads(1)
+        self.cpu_threads = 1
 
     def _plan_slots(self, device: str, weights: Any, requested: int) -> int:
         import torch
@@ -229,6 +243,7 @@ class GptJ(ModelSpec):
             "accuracy_log_layout": "generated token ids per sample (EOS included when generation ended on it)",
             "tokenizer": str(self.tokenizer_dir()),
             "kv_cache": self.memory_plans,
+            "cpu_threads": self.cpu_threads,
         }
 
 
