@@ -259,7 +259,8 @@ class FastBeamDecoder:
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
+        # thread_local: the generator's own thread captures; others (LoadGen's) may run meanwhile.
+        with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
             self._step(width)
         for name in names:  # capture does not run the kernels, but keep the state exact anyway
             getattr(st, name).copy_(saved[name])
