@@ -14,7 +14,7 @@ from models.gptj import GptJ
 from models.gptj.dataset import CnnDailyMailDataset
 from models.gptj.demo import TOKENIZER_DIR
 from models.gptj.network import write_tiny_checkpoint
-from scripts import fetch_cnndm, fetch_gptj_checkpoint
+from scripts import fetch_cnndm, fetch_gptj_checkpoint, fetch_weights
 
 
 def _mirror(tmp_path: Path, files: dict[str, bytes], wrong: str | None = None) -> str:
@@ -47,6 +47,11 @@ def test_checkpoint_fetch_from_a_mirror_gives_a_folder_the_model_runs(tmp_path: 
     generator = model.torch_generator("cpu", "fp32", 1)
     generator.admit(0, np.arange(20, dtype=np.int32))
     assert generator.slots == 1 and any(generator.active)
+
+
+def test_generic_weights_script_points_at_the_checkpoint_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fetch_weights.main(["--model", "gptj"]) == 2
+    assert "scripts/fetch_gptj_checkpoint.py" in capsys.readouterr().err
 
 
 def test_checkpoint_fetch_refuses_a_wrong_md5(tmp_path: Path) -> None:
