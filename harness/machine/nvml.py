@@ -49,8 +49,11 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def read(call: Callable[..., Any], *args: Any) -> Any | None:
-    """One NVML query, ``call(*args)``; None when this GPU or driver does not support it."""
+def read(lib: Any, name: str, *args: Any) -> Any | None:
+    """One NVML query, ``lib.<name>(*args)``; None when this GPU, driver or nvidia-ml-py lacks it."""
+    call: Callable[..., Any] | None = getattr(lib, name, None)
+    if call is None:
+        return None
     try:
         return call(*args)
     except Exception:  # noqa: BLE001 - NVMLError_NotSupported and friends: the reading is left out
@@ -61,20 +64,20 @@ def handles(nvml: Any, smi_ids: list[str] | None) -> list[tuple[str, Any]]:
     """(nvidia-smi index, handle) of the given GPUs, or of every GPU."""
     out = []
     if smi_ids is None:
-        count = read(nvml.nvmlDeviceGetCount) or 0
+        count = read(nvml, "nvmlDeviceGetCount") or 0
         smi_ids = [str(i) for i in range(count)]
     for ident in smi_ids:
         if ident.isdigit():
-            handle = read(nvml.nvmlDeviceGetHandleByIndex, int(ident))
+            handle = read(nvml, "nvmlDeviceGetHandleByIndex", int(ident))
         else:
-            handle = read(nvml.nvmlDeviceGetHandleByUUID, ident)
+            handle = read(nvml, "nvmlDeviceGetHandleByUUID", ident)
         if handle is None:
             continue
-        index = read(nvml.nvmlDeviceGetIndex, handle)
+        index = read(nvml, "nvmlDeviceGetIndex", handle)
         out.append((str(index if index is not None else ident), handle))
     return out
 
 
 def cuda_driver_version(nvml: Any) -> str:
-    version = read(nvml.nvmlSystemGetCudaDriverVersion)
+    version = read(nvml, "nvmlSystemGetCudaDriverVersion")
     return f"{version // 1000}.{version % 1000 // 10}" if isinstance(version, int) and version > 0 else ""

@@ -43,23 +43,23 @@ def _nvml_gpus(lib: Any) -> tuple[dict[str, Any], str]:
     gpus = nv.handles(lib, None)
     for index, h in gpus:
         p = f"gpu{index}."
-        limit = read(lib.nvmlDeviceGetEnforcedPowerLimit, h)
-        ecc = read(lib.nvmlDeviceGetEccMode, h)
-        app = read(lib.nvmlDeviceGetApplicationsClock, h, lib.NVML_CLOCK_SM)
-        app_mem = read(lib.nvmlDeviceGetApplicationsClock, h, lib.NVML_CLOCK_MEM)
+        limit = read(lib, "nvmlDeviceGetEnforcedPowerLimit", h)
+        ecc = read(lib, "nvmlDeviceGetEccMode", h)
+        app = read(lib, "nvmlDeviceGetApplicationsClock", h, lib.NVML_CLOCK_SM)
+        app_mem = read(lib, "nvmlDeviceGetApplicationsClock", h, lib.NVML_CLOCK_MEM)
         out.update({
-            p + "name": nv.text(read(lib.nvmlDeviceGetName, h) or ""),
-            p + "sm_clock_mhz": read(lib.nvmlDeviceGetClockInfo, h, lib.NVML_CLOCK_SM),
-            p + "mem_clock_mhz": read(lib.nvmlDeviceGetClockInfo, h, lib.NVML_CLOCK_MEM),
+            p + "name": nv.text(read(lib, "nvmlDeviceGetName", h) or ""),
+            p + "sm_clock_mhz": read(lib, "nvmlDeviceGetClockInfo", h, lib.NVML_CLOCK_SM),
+            p + "mem_clock_mhz": read(lib, "nvmlDeviceGetClockInfo", h, lib.NVML_CLOCK_MEM),
             p + "app_sm_clock_mhz": app, p + "app_mem_clock_mhz": app_mem,
-            p + "max_sm_clock_mhz": read(lib.nvmlDeviceGetMaxClockInfo, h, lib.NVML_CLOCK_SM),
+            p + "max_sm_clock_mhz": read(lib, "nvmlDeviceGetMaxClockInfo", h, lib.NVML_CLOCK_SM),
             p + "power_limit_w": None if limit is None else round(limit / 1000.0, 1),
-            p + "persistence": _on_off(read(lib.nvmlDeviceGetPersistenceMode, h)),
+            p + "persistence": _on_off(read(lib, "nvmlDeviceGetPersistenceMode", h)),
             p + "ecc": _on_off(ecc[0] if isinstance(ecc, (list, tuple)) else None),
-            p + "temperature_c": read(lib.nvmlDeviceGetTemperature, h, lib.NVML_TEMPERATURE_GPU),
-            p + "pstate": read(lib.nvmlDeviceGetPerformanceState, h),
+            p + "temperature_c": read(lib, "nvmlDeviceGetTemperature", h, lib.NVML_TEMPERATURE_GPU),
+            p + "pstate": read(lib, "nvmlDeviceGetPerformanceState", h),
         })
-    driver = nv.text(read(lib.nvmlSystemGetDriverVersion) or "")
+    driver = nv.text(read(lib, "nvmlSystemGetDriverVersion") or "")
     out["gpu_count"] = len(gpus)
     return out, driver
 

@@ -105,19 +105,19 @@ class NvmlSource:
         lib, read = self.nvml, nv.read
         samples = []
         for index, h in self.gpus:
-            power = read(lib.nvmlDeviceGetPowerUsage, h)
-            energy = read(lib.nvmlDeviceGetTotalEnergyConsumption, h)
-            util = read(lib.nvmlDeviceGetUtilizationRates, h)
-            memory = read(lib.nvmlDeviceGetMemoryInfo, h)
-            reasons = read(lib.nvmlDeviceGetCurrentClocksEventReasons, h)
+            power = read(lib, "nvmlDeviceGetPowerUsage", h)
+            energy = read(lib, "nvmlDeviceGetTotalEnergyConsumption", h)
+            util = read(lib, "nvmlDeviceGetUtilizationRates", h)
+            memory = read(lib, "nvmlDeviceGetMemoryInfo", h)
+            reasons = read(lib, "nvmlDeviceGetCurrentClocksEventReasons", h)
             if reasons is None:
-                reasons = read(lib.nvmlDeviceGetCurrentClocksThrottleReasons, h)
+                reasons = read(lib, "nvmlDeviceGetCurrentClocksThrottleReasons", h)
             sample: Sample = {
                 "time_s": round(time_s, 3), "gpu": float(index),
-                "sm_clock_mhz": _float(read(lib.nvmlDeviceGetClockInfo, h, lib.NVML_CLOCK_SM)),
-                "mem_clock_mhz": _float(read(lib.nvmlDeviceGetClockInfo, h, lib.NVML_CLOCK_MEM)),
+                "sm_clock_mhz": _float(read(lib, "nvmlDeviceGetClockInfo", h, lib.NVML_CLOCK_SM)),
+                "mem_clock_mhz": _float(read(lib, "nvmlDeviceGetClockInfo", h, lib.NVML_CLOCK_MEM)),
                 "power_w": None if power is None else round(power / 1000.0, 3),
-                "temperature_c": _float(read(lib.nvmlDeviceGetTemperature, h, lib.NVML_TEMPERATURE_GPU)),
+                "temperature_c": _float(read(lib, "nvmlDeviceGetTemperature", h, lib.NVML_TEMPERATURE_GPU)),
                 "utilization_pct": None if util is None else float(util.gpu),
                 "memory_used_mib": None if memory is None else round(memory.used / (1 << 20), 1),
                 "energy_j": None if energy is None else energy / 1000.0,
