@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, run_dir_of, run_records
 from pgserver import PostgresServer, free_port, start_server
 
 from harness.errors import HarnessError
 from harness.results.history import open_store
 from harness.results.history.rows import row_from_record
 from harness.results.history.store import database_url
+from tests.conftest import run_cli, run_dir_of, run_records
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
 from pagebrowser import Browser, hrefs_resolve, start_browser
 
 from harness.config import configs_dir
@@ -21,6 +20,7 @@ from harness.results.history import open_store
 from harness.results.history.rows import row_from_record
 from harness.results.regression.assess import assess
 from harness.results.regression.detect import REGRESSED, Settings
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
