@@ -112,3 +112,18 @@ def test_settings_are_checked() -> None:
         Settings(floors_pct={"throughput": 3.0})
     with pytest.raises(HarnessError, match="baseline_runs"):
         Settings(baseline_runs=0)
+
+
+def test_throttling_is_evidence_next_to_a_regression() -> None:
+    from harness.results.regression.assess import throttling_note
+
+    def row(throttle: float | None) -> RunRow:
+        r = _accuracy_row("x", "h")
+        r.throttle_s = throttle
+        r.record = {"telemetry": {"throttle_reasons_s": {"0": {"sw_thermal": 12.5}}}}
+        return r
+
+    assert throttling_note(row(12.5), [row(0.0), row(0.2)]) == \
+        "GPU clocks throttled 12.5 s during the run (sw thermal; baseline runs: 0.1 s)"
+    assert throttling_note(row(0.5), [row(0.0)]) == ""  # within a second of the usual
+    assert throttling_note(row(None), []) == ""

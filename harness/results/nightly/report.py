@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,7 @@ def write_report(out_dir: Path, info: NightInfo, outcomes: list[CellOutcome], st
     from harness.results.pages.render import write_page
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / "plots", ignore_errors=True)  # an earlier report of the same night
     cells = [_cell_json(store, o, info, out_dir) for o in outcomes]
     code = exit_code(outcomes)
     summary = {

@@ -3,6 +3,7 @@ changed on the machine or in the knobs since the baseline."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,4 +103,22 @@ def assess(store: HistoryStore, row: RunRow, settings: Settings, state_today: di
         if reference.night_id is not None and state_today:
             before = store.machine_states([reference.night_id]).get(reference.night_id, {})
             found += [t for t in (change_text(c) for c in changes(before, state_today)) if t not in found]
+    throttled = throttling_note(row, window)
+    if throttled:
+        found.append(throttled)
     return Assessment(row, verdicts, validity, correctness, window, found)
+
+
+def throttling_note(row: RunRow, window: list[RunRow]) -> str:
+    """A line of evidence when the GPUs' clocks were held back (power or thermal limits) for clearly
+    longer than in the baseline's runs."""
+    if row.throttle_s is None or row.throttle_s <= 0:
+        return ""
+    before = [r.throttle_s for r in window if r.throttle_s is not None]
+    usual = statistics.median(before) if before else 0.0
+    if row.throttle_s < usual + 1.0:
+        return ""
+    reasons = ((row.record.get("telemetry") or {}).get("throttle_reasons_s") or {})
+    names = sorted({name.replace("_", " ") for per in reasons.values() for name in per})
+    return (f"GPU clocks throttled {row.throttle_s:g} s during the run ({', '.join(names) or 'power or thermal'}; "
+            f"baseline runs: {usual:g} s)")
