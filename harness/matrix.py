@@ -30,6 +30,7 @@ from harness.machine.host import HostInfo
 from harness.results.regression.detect import Settings
 from harness.rules import load_rules, normalize_scenario
 from harness.spec import MODES
+from harness.system_configs import System, load_system, resolve_system
 
 _TOP = frozenset({"box", "system", "description", "detection", "defaults", "cells"})
 _DETECTION = frozenset({"baseline_runs", "min_history", "noise_sigmas", "floors_pct"})
@@ -83,10 +84,12 @@ class Cell:
 class Matrix:
     path: Path
     box: str
-    system: str
+    system: str  # as the matrix says it: passed to every cell's run
     cells: tuple[Cell, ...]
     settings: Settings
     description: str = ""
+    # The system config the cells resolve to on this box (system: auto may derive one).
+    system_name: str = ""
 
 
 def _flag(where: str, key: str, value: Any) -> Any:
@@ -163,14 +166,55 @@ def _check_cell(where: str, model: str, scenario: str, mode: str, backend: str, 
         raise HarnessError(f"{where}: {exc.message}", exc.fix) from None
 
 
-def _server_qps(system: str, model: str, backend: str) -> float | None:
-    """The system config's Server target QPS for a cell (no host check: that happens when it runs)."""
-    from harness.system_configs import load_system
+def _expand(where: str, raw: Any, defaults: dict[str, Any], system: System | None, host: HostInfo | None
+            ) -> list[Cell]:
+    """The cells of one matrix entry: the cross product of its axes, each checked."""
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{where}: expected a mapping, got {raw!r}")
+    check_keys(where, raw, _CELL)
+    if "model" not in raw or "scenario" not in raw:
+        raise HarnessError(f"{where}: needs model and scenario")
+    axes = {key: _listed(where, key, raw[key]) for key in _AXES if key in raw}
+    knobs = raw.get("knobs") or {}
+    if not isinstance(knobs, dict):
+        raise HarnessError(f"{where}: knobs must be a mapping of knob -> value")
+    flags = {**defaults, **{k: _flag(where, k, raw[k]) for k in RUN_FLAGS if k in raw}}
+    qps = raw.get("target_qps")
+    if qps is not None and (isinstance(qps, bool) or not isinstance(qps, (int, float)) or qps <= 0):
+        raise HarnessError(f"{where}: target_qps must be a positive number, got {qps!r}")
+    product = list(itertools.product(axes["model"], axes["scenario"], [m.lower() for m in axes.get("mode", [
+        "performance"])], axes.get("backend", ["auto"]), axes.get("precision", [None])))
+    cells = []
+    for model, scenario, mode, backend, precision in product:
+        cell_knobs = dict(knobs) if precision is None else {**knobs, "precision": precision}
+        model_name, canonical, backend_name = _check_cell(where, model, scenario, mode, backend, cell_knobs,
+                                                          str(flags.get("rules", "v4.1")), host,
+                                                          str(flags.get("device", "auto")))
+        target = float(qps) if qps is not None else None
+        if canonical == "Server" and mode == "performance" and target is None:
+            # Fixed at night: the cell's, else the system config's (never searched).
+            target = cell_knobs.get("server_target_qps")
+            if target is None and system is not None and backend_name != "auto":
+                target = system.knobs(model_name, "Server", backend_name).run.server_target_qps
+                if target is None:
+                    where_set = system.path or f"system {system.name}"
+                    raise HarnessError(f"{where}: {model_name} Server has no fixed target QPS",
+                                       f"set target_qps in the cell, or server_target_qps in {where_set} "
+                                       "(nightly Server runs are never searched)")
+        name = f"{model}-{canonical}-{mode}-{backend_name}" + ("-" + precision if precision else "")
+        if raw.get("name"):
+            name = str(raw["name"]) + ("-" + name if len(product) > 1 else "")
+        cells.append(Cell(name, model, canonical, mode, backend_name, cell_knobs, flags, target))
+    return cells
 
-    if system == "auto" or backend == "auto":
-        return None
-    knobs = load_system(system).knobs(model, "Server", backend)
-    return knobs.run.server_target_qps
+
+def _find(path: Path) -> Path:
+    if not path.is_file() and not path.suffix and (configs_dir() / "nightly" / f"{path}.yaml").is_file():
+        return configs_dir() / "nightly" / f"{path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (configs_dir() / "nightly").glob("*.yaml"))
+        raise HarnessError(f"matrix {path} not found", "shipped matrices: " + ", ".join(known))
+    return path
 
 
 def load_matrix(path: Path, box: str | None = None, host: HostInfo | None = None) -> Matrix:
@@ -178,21 +222,15 @@ def load_matrix(path: Path, box: str | None = None, host: HostInfo | None = None
 
     With ``host`` (the machine it is about to run on) the system and 'auto' backends are resolved for it
     (a GPU system on a box without that GPU is refused); without, the matrix is only checked."""
-    path = Path(path)
-    if not path.is_file() and not path.suffix and (configs_dir() / "nightly" / f"{path}.yaml").is_file():
-        path = configs_dir() / "nightly" / f"{path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (configs_dir() / "nightly").glob("*.yaml"))
-        raise HarnessError(f"matrix {path} not found", "shipped matrices: " + ", ".join(known))
+    path = _find(Path(path))
     data = load_yaml(path)
     check_keys(str(path), data, _TOP)
-    system = str(data.get("system") or "auto")
-    from harness.system_configs import load_system, resolve_system
-
+    system_arg = str(data.get("system") or "auto")
+    system: System | None = None
     if host is not None:
-        system = resolve_system(system, host).name
-    elif system != "auto":
-        load_system(system)  # unknown system: refused here
+        system = resolve_system(system_arg, host)
+    elif system_arg != "auto":
+        system = load_system(system_arg)  # an unknown system is refused here
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise HarnessError(f"{path}: defaults must be a mapping of run flags")
@@ -202,45 +240,11 @@ def load_matrix(path: Path, box: str | None = None, host: HostInfo | None = None
     if not isinstance(raw_cells, list) or not raw_cells:
         raise HarnessError(f"{path}: cells must be a non-empty list", "e.g. cells: [{model: resnet50, "
                                                                       "scenario: offline, backend: onnxruntime}]")
-    cells: list[Cell] = []
-    for i, raw in enumerate(raw_cells):
-        where = f"{path}: cells[{i}]"
-        if not isinstance(raw, dict):
-            raise HarnessError(f"{where}: expected a mapping, got {raw!r}")
-        check_keys(where, raw, _CELL)
-        if "model" not in raw or "scenario" not in raw:
-            raise HarnessError(f"{where}: needs model and scenario")
-        axes = {key: _listed(where, key, raw[key]) for key in _AXES if key in raw}
-        axes.setdefault("mode", ["performance"])
-        axes.setdefault("backend", ["auto"])
-        knobs = raw.get("knobs") or {}
-        if not isinstance(knobs, dict):
-            raise HarnessError(f"{where}: knobs must be a mapping of knob -> value")
-        flags = {**defaults, **{k: _flag(where, k, raw[k]) for k in RUN_FLAGS if k in raw}}
-        qps = raw.get("target_qps")
-        if qps is not None and (isinstance(qps, bool) or not isinstance(qps, (int, float)) or qps <= 0):
-            raise HarnessError(f"{where}: target_qps must be a positive number, got {qps!r}")
-        product = list(itertools.product(axes["model"], axes["scenario"], [m.lower() for m in axes["mode"]],
-                                         axes["backend"], axes.get("precision", [None])))
-        for model, scenario, mode, backend, precision in product:
-            cell_knobs = dict(knobs) if precision is None else {**knobs, "precision": precision}
-            model_name, canonical, backend_name = _check_cell(where, model, scenario, mode, backend, cell_knobs,
-                                                              str(flags.get("rules", "v4.1")), host,
-                                                              str(flags.get("device", "auto")))
-            target = float(qps) if qps is not None else None
-            if canonical == "Server" and mode == "performance" and target is None:
-                target = cell_knobs.get("server_target_qps") or _server_qps(system, model_name, backend_name)
-                if target is None and system != "auto" and backend_name != "auto":
-                    raise HarnessError(f"{where}: {model_name} Server has no fixed target QPS",
-                                       f"set target_qps in the cell, or server_target_qps in configs/systems/"
-                                       f"{system}.yaml (nightly Server runs are never searched)")
-            name = f"{model}-{canonical}-{mode}-{backend_name}" + ("-" + precision if precision else "")
-            if raw.get("name"):
-                name = str(raw["name"]) + ("-" + name if len(product) > 1 else "")
-            cells.append(Cell(name, model, canonical, mode, backend_name, cell_knobs, flags, target))
+    cells = [c for i, raw in enumerate(raw_cells) for c in _expand(f"{path}: cells[{i}]", raw, defaults, system, host)]
     names = [c.name for c in cells]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise HarnessError(f"{path}: cells {', '.join(twice)} appear more than once", "give them distinct names")
-    return Matrix(path, str(box or data.get("box") or platform.node()), system, tuple(cells),
-                  _settings(str(path), data.get("detection")), str(data.get("description") or ""))
+    return Matrix(path, str(box or data.get("box") or platform.node()), system_arg, tuple(cells),
+                  _settings(str(path), data.get("detection")), str(data.get("description") or ""),
+                  system.name if system is not None else system_arg)
