@@ -128,6 +128,14 @@ def test_a_refused_layer_is_named_with_its_onnx_node_and_the_way_out() -> None:
     assert "K <= 3840" in str(error.fix) and "--backend torch or onnxruntime" in str(error.fix)
     unknown = diagnose.build_failure([logged], 8, None, "fp16")
     assert "layer '/TopK_5'" in unknown.message
+    # TensorRT for RTX 1.7 on RetinaNet's NonMaxSuppression (the layer name gets a number appended).
+    no_kernel = ("[tacticSupply.cpp::getSupportedFormats::48] Error Code 2: Internal Error (Assertion "
+                 "!layerImpls.empty() failed. /NonMaxSuppression_1637 has no runners that implement it)")
+    rtx = diagnose.build_failure([no_kernel], 8, None, "fp32", {"/NonMaxSuppression": "NonMaxSuppression"},
+                                 "TensorRT for RTX 1.7.1.116")
+    assert rtx.message.startswith("TensorRT for RTX 1.7.1.116 refuses to build ONNX node '/NonMaxSuppression' "
+                                  "(NonMaxSuppression): TensorRT for RTX 1.7.1.116 has no kernel for this layer")
+    assert "--set flavour=tensorrt" in str(rtx.fix) and "--backend torch" in str(rtx.fix)
 
 
 def test_precision_needs_a_capable_gpu() -> None:

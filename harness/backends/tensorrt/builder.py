@@ -179,7 +179,7 @@ def build_plan(request: BuildRequest, logger: CollectingLogger, calibration_fact
     if serialized is None:
         max_batch = max(p.max[0] for p in request.profiles[0])
         raise build_failure(messages, max_batch, request.workspace_mib, request.precision,
-                            onnx_operators(request.onnx_path))
+                            onnx_operators(request.onnx_path), flavour.label)
     plan = bytes(memoryview(serialized))
     return BuildResult(plan, time.monotonic() - started, notes, inputs, outputs)
 

@@ -60,7 +60,7 @@ class Refusal:
     """A build error TensorRT gives for one layer of a graph it parsed, and the way out."""
 
     pattern: re.Pattern[str]  # named groups: layer (TensorRT names layers after their ONNX nodes), limit
-    what: str  # completed with the match's groups
+    what: str  # completed with the match's groups and {tensorrt}, the flavour's name
     fix: str
 
 
@@ -70,29 +70,42 @@ REFUSALS = (
             "TensorRT's TopK returns",
             "the model's ONNX export must keep every TopK's K <= {limit} (e.g. select the top detections after "
             "NMS instead of sorting every candidate first); until then run it with --backend torch or onnxruntime"),
+    # TensorRT for RTX has no kernels for data-dependent-shape layers such as NonMaxSuppression and NonZero
+    # (NVIDIA/TensorRT-RTX issue 5); full TensorRT has them.
+    Refusal(re.compile(r"(?P<layer>\S+) has no runners that implement it"),
+            "{tensorrt} has no kernel for this layer",
+            "build with full TensorRT (--set flavour=tensorrt: TensorRT 10.x or 11.x), or run it with "
+            "--backend torch or onnxruntime"),
 )
 
 
-def refused_layer(messages: Sequence[str], onnx_ops: Mapping[str, str]) -> HarnessError | None:
+def _onnx_node(layer: str, onnx_ops: Mapping[str, str]) -> str:
+    """The ONNX node a TensorRT layer came from: the same name, or the name before a '_<n>' suffix."""
+    for name in (layer, re.sub(r"_\d+$", "", layer)):
+        if name in onnx_ops:
+            return f"ONNX node '{name}' ({onnx_ops[name]})"
+    return f"layer '{layer}'"
+
+
+def refused_layer(messages: Sequence[str], onnx_ops: Mapping[str, str],
+                  tensorrt: str = "TensorRT") -> HarnessError | None:
     """A HarnessError naming the ONNX node TensorRT refused to build, when the log shows a known refusal."""
     for message in messages:
         for refusal in REFUSALS:
             found = refusal.pattern.search(message)
             if found is None:
                 continue
-            groups = found.groupdict()
-            layer = groups["layer"]
-            op = onnx_ops.get(layer)
-            node = f"ONNX node '{layer}' ({op})" if op else f"layer '{layer}'"
-            return HarnessError(f"TensorRT refuses to build {node}: {refusal.what.format(**groups)}\n  {message}",
+            groups = {**found.groupdict(), "tensorrt": tensorrt}
+            node = _onnx_node(groups["layer"], onnx_ops)
+            return HarnessError(f"{tensorrt} refuses to build {node}: {refusal.what.format(**groups)}\n  {message}",
                                 refusal.fix.format(**groups))
     return None
 
 
 def build_failure(messages: Sequence[str], max_batch: int, workspace_mib: int | None, precision: str,
-                  onnx_ops: Mapping[str, str] | None = None) -> HarnessError:
+                  onnx_ops: Mapping[str, str] | None = None, tensorrt: str = "TensorRT") -> HarnessError:
     """build_serialized_network returned nothing: say why, from what TensorRT logged."""
-    refused = refused_layer(messages, onnx_ops or {})
+    refused = refused_layer(messages, onnx_ops or {}, tensorrt)
     if refused is not None:
         return refused
     shown = "\n".join(f"  {m}" for m in list(messages)[-8:]) or "  (TensorRT logged no error)"

@@ -46,11 +46,10 @@ def is_fp16_typed(path: Path) -> bool:
 
 def typed_fp16(model: OnnxModel, cache_dir: Path) -> OnnxModel:
     """The same network with float16 weights and arithmetic, graph I/O types unchanged (cached)."""
-    if is_fp16_typed(model.path):
-        return model
-    sha = file_sha256(model.path)
-    target = fp16_path(model.path, cache_dir, sha)
+    target = fp16_path(model.path, cache_dir, file_sha256(model.path))
     if not target.is_file():
+        if is_fp16_typed(model.path):
+            return model
         convert(model.path, target)
     return replace(model, path=target, source=f"{model.source} (converted to fp16 by onnxruntime's "
                                                f"float16 converter {converter_version()})")
