@@ -93,7 +93,7 @@ BUILDS = {
 
 @pytest.fixture(scope="module")
 def rtx() -> flavours.Flavour:
-    current = flavours._ACTIVE
+    current = flavours.current()
     if current is not None and current.name != "tensorrt_rtx":
         pytest.skip(f"this test process already uses {current.label}")
     return flavours.activate("tensorrt_rtx")

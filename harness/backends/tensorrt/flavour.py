@@ -93,7 +93,8 @@ class Flavour:
         if precision in ("int8", "fp8") and not has_qdq:
             return (f"{self.label} has no INT8 calibrators or {precision.upper()} builder flag (implicit "
                     "quantization was removed): the ONNX must carry Q/DQ nodes",
-                    "pass a quantized (Q/DQ) ONNX with --weights, use precision fp16, or build with TensorRT 10")
+                    "use --set precision=fp16, pass a quantized (Q/DQ) ONNX with --weights, or build with "
+                    "TensorRT 10")
         return "", ""
 
     def target(self, config: Any, compute_capability: str) -> None:
@@ -180,6 +181,11 @@ def activate(preference: str = "auto") -> Flavour:
             raise HarnessError(f"no usable TensorRT module: {why}", "docs/tensorrt.md says how to install one")
         _ACTIVE = chosen
         return chosen
+
+
+def current() -> Flavour | None:
+    """The flavour this process has chosen, if it has chosen one yet."""
+    return _ACTIVE
 
 
 def active() -> Flavour:
