@@ -31,6 +31,11 @@ pytestmark = [pytest.mark.gpu, pytest.mark.tensorrt, pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ImageNetDataset, SampleStore]:
+    from harness.backends.tensorrt import flavour
+
+    chosen = flavour.current()  # e.g. TensorRT for RTX, taken by the build tests in this process
+    if chosen is not None and not all(chosen.runs_on(cc) for cc in loader.gpu_compute_capabilities()):
+        pytest.skip(f"this test process already uses {chosen.label}, which does not run on this GPU")
     root = tmp_path_factory.mktemp("trt")
     write_demo_imagenet(root / "data", 32)
     dataset = ImageNetDataset(root / "data", root / "cache" / "preprocessed")
