@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, run_dir_of, run_records
 from pagebrowser import Browser, hrefs_resolve, start_browser
+
+from tests.conftest import run_cli, run_dir_of, run_records
 
 pytestmark = pytest.mark.slow
 
@@ -240,7 +241,7 @@ def test_report_errors(tmp_path: Path) -> None:
 
 def test_run_page_charts_gpu_telemetry(site: dict[str, Any], browser: Browser, tmp_path: Path) -> None:
     """A run whose record holds a telemetry series (nvidia-smi readings in its real format) gets charts."""
-    from harness import telemetry
+    from harness.machine import telemetry
     from harness.results.record import read_record
 
     results = tmp_path / "results"
