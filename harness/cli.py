@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "system": ("harness.tools.report:system",
                "detect this machine and write systems/<name>.json (keeps your edits)"),
     "knobs": ("harness.tools.knobs:main", "every knob of runs, backends and models, with types and defaults"),
+    "nightly": ("harness.tools.nightly:main", "run a box's nightly matrix, store it, report regressions (exit 1)"),
+    "history": ("harness.tools.history:main", "the history store: import run folders, list series"),
 }
 
 
