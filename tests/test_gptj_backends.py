@@ -71,3 +71,16 @@ def test_every_system_config_has_gptj_settings() -> None:
             assert entry["Offline"]["by_backend"]["torch"]["precision"] == "bf16", system.name
             per_gpu = entry["Offline"]["offline_expected_qps"] / system.gpu.count
             assert 10 < per_gpu < 40, system.name  # samples/s per GPU, not tokens/s
+
+
+def test_auto_backend_for_gptj_skips_what_cannot_generate() -> None:
+    from harness.machine.host import GpuInfo, HostInfo
+    from harness.resolve import choose_backend
+
+    cpu = HostInfo("cpu", 2, 8.0, "Linux", ())
+    assert choose_backend(cpu, "auto", GptJ)[0] == "torch"  # onnxruntime builds no generator
+    gpu = HostInfo("cpu", 2, 8.0, "Linux", (GpuInfo(0, "NVIDIA H100 80GB HBM3", 81559),))
+    name, reason = choose_backend(gpu, "auto", GptJ)
+    assert name == "torch"
+    if not backend_class("tensorrt-llm").availability()[0]:
+        assert "tensorrt-llm unusable" in reason
