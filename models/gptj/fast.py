@@ -12,8 +12,8 @@ KV cache, allocated once for ``slots`` samples:
 admit() runs the prompt (prefill: one causal pass, scaled-dot-product attention on CUDA) and the first beam
 step; step() feeds every running beam its newest id, attends over [prompt | generated] with one softmax,
 and updates the beams (models/gptj/beam.py). On CUDA each step is one CUDA graph replay, one graph per
-prompt width bucket (the longest live prompt rounded up to ``WIDTH_BUCKET``), captured on first use; on
-the CPU it runs eagerly over the exact width. The network math is GPT-J's (transformers' GPTJModel):
+prompt width bucket (the longest live prompt rounded up to ``WIDTH_BUCKET``), all captured when the decoder
+is built; on the CPU it runs eagerly over the exact width. The network math is GPT-J's (transformers' GPTJModel):
 parallel attention and MLP on one LayerNorm, rotary on the first rotary_dim channels of each head
 (interleaved pairs), attention scores in float32, tanh GELU.
 """
@@ -175,6 +175,20 @@ class FastBeamDecoder:
         self._graphs: dict[int, Any] = {}
         self._pool: Any = None
         self.steps = 0
+        if self.use_graphs:
+            self.capture_all()
+
+    def widths(self) -> list[int]:
+        """The prompt widths a CUDA step is captured for (the bucket of the longest live prompt)."""
+        return sorted({min(self.max_prompt, b) for b in range(WIDTH_BUCKET, self.max_prompt + WIDTH_BUCKET,
+                                                              WIDTH_BUCKET)})
+
+    def capture_all(self) -> None:
+        """Capture every width's graph now, before any sample (so none is captured during a timed run)."""
+        with torch.inference_mode():
+            for width in self.widths():
+                if width not in self._graphs:
+                    self._capture(width)
 
     # -- StepDecoder -------------------------------------------------------------
     def admit(self, slot: int, prompt: np.ndarray) -> None:
