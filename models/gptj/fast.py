@@ -142,11 +142,17 @@ class FastGptj:
             cache_k[self._slot_ids, :, rows] = k
             cache_v[self._slot_ids, :, rows] = v
             qh = q.permute(0, 2, 1, 3)  # [slots, heads, beams, head_dim]
+            if qh.dtype != torch.float32:
+                # Scores come out of the matmul in the cache's dtype: scale q first so fp16 cannot overflow
+                # (transformers computes them in float32; in bf16/fp16 this path rounds them once more).
+                qh = qh / self.scale
             prompt_k = self.prompt_kv[index, 0, :, :, :width]
             prompt_v = self.prompt_kv[index, 1, :, :, :width]
             scores = torch.cat((torch.matmul(qh, prompt_k.transpose(-1, -2)),
                                 torch.matmul(qh, cache_k.transpose(-1, -2))), dim=-1).float()
-            probs = torch.softmax(scores / self.scale + bias, dim=-1).to(v.dtype)
+            if qh.dtype == torch.float32:
+                scores = scores / self.scale  # after the product, as transformers does
+            probs = torch.softmax(scores + bias, dim=-1).to(v.dtype)
             attn = torch.matmul(probs[..., :width], prompt_v) + torch.matmul(probs[..., width:], cache_v)
             out = F.linear(attn.permute(0, 2, 1, 3).reshape(s * b, w.n_embd), layer["out"])
             x = out + self._mlp(layer, h) + x
