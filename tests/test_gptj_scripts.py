@@ -97,3 +97,12 @@ def test_cnndm_fetch_without_pyarrow_says_so(tmp_path: Path, capsys: pytest.Capt
     assert fetch_cnndm.main(["--dest", str(tmp_path / "cnndm"), "--base-url", mirror.as_uri()]) == 1
     assert "pip install pyarrow" in capsys.readouterr().err
     assert not (tmp_path / "cnndm" / "cnn_eval.json").exists()
+
+
+def test_fast_path_refuses_a_checkpoint_whose_generation_config_changes_beam_search(tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoint-final"
+    write_tiny_checkpoint(folder)
+    (folder / "generation_config.json").write_text('{"eos_token_id": 2047, "repetition_penalty": 1.2}')
+    with pytest.raises(HarnessError, match="repetition_penalty") as info:
+        GptJ(weights=folder).torch_generator("cpu", "fp32", 1)
+    assert "generator=reference" in str(info.value.fix)

@@ -138,7 +138,12 @@ class GptJ(ModelSpec):
 
             return ReferenceGenerate(model, self.generation, slots, device)
         from models.gptj.fast import FastBeamDecoder, FastWeights
+        from models.gptj.network import generation_overrides
 
+        changed = generation_overrides(self.weights) if self.weights is not None else {}
+        if changed:
+            raise HarnessError(f"{self.weights}/generation_config.json sets {changed}, which transformers' generate "
+                               "applies and the fast path does not implement", "run --set generator=reference")
         weights = FastWeights(model)
         del model
         if device.startswith("cuda"):

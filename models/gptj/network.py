@@ -71,6 +71,24 @@ def shape_of_checkpoint(folder: Path) -> GptjShape:
                      int(config.get("n_positions", 2048)))
 
 
+# generation_config.json keys that change what generate does with the reference's arguments, with their
+# neutral values: the fast path implements plain beam search only.
+_NEUTRAL_GENERATION = {"do_sample": False, "length_penalty": 1.0, "repetition_penalty": 1.0,
+                       "no_repeat_ngram_size": 0, "num_beam_groups": 1, "diversity_penalty": 0.0,
+                       "bad_words_ids": None, "forced_bos_token_id": None, "forced_eos_token_id": None,
+                       "suppress_tokens": None, "begin_suppress_tokens": None, "encoder_repetition_penalty": 1.0,
+                       "exponential_decay_length_penalty": None, "sequence_bias": None}
+
+
+def generation_overrides(folder: Path) -> dict[str, Any]:
+    """What the checkpoint's generation_config.json sets that plain beam search does not do."""
+    path = folder / "generation_config.json"
+    if not path.is_file():
+        return {}
+    config = json.loads(path.read_text())
+    return {k: config[k] for k, neutral in _NEUTRAL_GENERATION.items() if k in config and config[k] != neutral}
+
+
 def check_checkpoint(folder: Path) -> None:
     if not folder.is_dir():
         raise HarnessError(f"GPT-J checkpoint folder {folder} not found",
