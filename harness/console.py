@@ -41,7 +41,8 @@ def plan_banner(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan, run_dir: Any
 
 def report(record: RunRecord, run_dir: Any, published: Any) -> None:
     say(f"== run dir: {run_dir}")
-    say(f"   latest {record.mode} copy: {published}")
+    if published is not None:
+        say(f"   latest {record.mode} copy: {published}")
     if record.mode == "performance":
         res = record.result
         value = res.get("value")
