@@ -25,7 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "selftest-gpu": ("harness.tools.selftest_gpu:main", "TensorRT engines vs torch, then short Offline runs (GPU)"),
     "report": ("harness.tools.report:report", "render results pages: summary.html per system, run pages, index"),
     "system": ("harness.tools.report:system",
-               "detect this machine and write systems/<name>.json (keeps your edits)"),
+               "detect this machine and write <results>/systems/<name>.json (keeps your edits)"),
+    "compliance": ("harness.tools.compliance:main", "run and verify compliance tests TEST01/TEST04/TEST05 of a cell"),
+    "submission": ("harness.tools.submission:main", "stage an MLPerf submission tree from the latest complete runs"),
     "knobs": ("harness.tools.knobs:main", "every knob of runs, backends and models, with types and defaults"),
 }
 
