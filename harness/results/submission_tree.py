@@ -78,7 +78,16 @@ class Report:
 
     @property
     def complete(self) -> bool:
+        """Every cell found is in the tree, and no scenario the division requires is missing."""
         return bool(self.staged) and not self.refused and not self.missing
+
+    @property
+    def state(self) -> str:
+        if not self.complete:
+            return "NOT COMPLETE"
+        if any(c.warnings for c in self.staged):
+            return "COMPLETE, but the checker will reject the cells marked below"
+        return "COMPLETE"
 
 
 def truncate_accuracy_log(src: Path, dst: Path) -> None:
@@ -265,7 +274,7 @@ def _check_request(req: Request) -> None:
 
 def _move_into_place(tmp: Path, out: Path, units: list[str], prefix: Path, merge: bool) -> list[str]:
     """Move the staged tree (or, when merging, each unit) into ``out``; return the units replaced."""
-    replaced = []
+    replaced: list[str] = []
     if not merge or not out.exists():
         if out.exists():
             out.rmdir()  # empty: checked before
@@ -351,8 +360,7 @@ def stage(req: Request) -> Report:
 
 
 def report_text(req: Request, report: Report) -> str:
-    state = "COMPLETE" if report.complete else "NOT COMPLETE"
-    lines = [f"# Submission tree {req.division}/{req.submitter}: {state}", "",
+    lines = [f"# Submission tree {req.division}/{req.submitter}: {report.state}", "",
              f"Staged from {req.results_dir} under the {req.rules.round} rules; the untruncated accuracy logs are "
              f"in {report.full_logs}. Check it with MLCommons' submission checker "
              f"(submission_checker.py --input {req.out} --version {req.rules.round} --submitter {req.submitter}).",

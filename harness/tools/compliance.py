@@ -212,6 +212,10 @@ def main(argv: list[str]) -> int:
             f"no complete performance run of {cell.label()} under {cell.results_dir}",
             f"run it first (python -m harness run --model {cell.mlperf_model} --scenario {cell.scenario.lower()} "
             f"--results-dir {cell.results_dir}): the compliance runs repeat its settings and are checked against it")
+    if not reference.result.get("valid", False):
+        raise HarnessError(f"the latest performance run of {cell.label()} ({reference.run_id}) is INVALID: "
+                           "compliance tests are checked against a VALID run",
+                           "make the performance run VALID first (its run page says why it is not)")
     say(f"== compliance {', '.join(t.name for t in tests)} for {cell.label()}, against performance run "
         f"{reference.run_id}")
     outcomes = [run_test(test, cell, reference) for test in tests]

@@ -71,5 +71,5 @@ def main(argv: list[str]) -> int:
         say(f"!! {note}")
     for item in report.replaced:
         say(f"   replaced {item}")
-    say(f"== {'complete' if report.complete else 'NOT complete'}: see {args.out / tree.REPORT}")
+    say(f"== {report.state}: see {args.out / tree.REPORT}")
     return 0 if report.complete else 1
