@@ -56,7 +56,7 @@ def report(record: RunRecord, run_dir: Any, published: Any) -> None:
     else:
         acc = record.accuracy
         say(f"== accuracy: {acc['report']}")
-        targets = ", ".join(f"{k} >= {v:g}" for k, v in acc["targets"].items())
+        targets = ", ".join(f"{k} >= {v:.10g}" for k, v in acc["targets"].items())
         say(f"   target ({acc['mlperf_model']}): {targets}: {'PASS' if acc['passed'] else 'FAIL'}")
         for note in acc.get("notes", []):
             say(f"   note: {note}")

@@ -89,7 +89,7 @@ def _check_accuracy(cell: Cell) -> None:
                              f"of its {ACCURACY_LOG} (found {len(hashes)} hash line(s) that do not match)")
         return
     if not acc.accuracy.get("passed", False):
-        targets = ", ".join(f"{k} >= {v:g}" for k, v in (acc.accuracy.get("targets") or {}).items())
+        targets = ", ".join(f"{k} >= {v:.10g}" for k, v in (acc.accuracy.get("targets") or {}).items())
         cell.warnings.append(f"accuracy {acc.accuracy.get('report', '?')} misses the target ({targets})")
 
 
