@@ -171,6 +171,15 @@ def test_compliance_needs_a_performance_run(tmp_path: Path) -> None:
     proc = run_cli(["compliance", "--model", "bert-99", "--scenario", "offline", "--test", "TEST04",
                     "--results-dir", str(tmp_path / "results")], cwd=tmp_path)
     assert proc.returncode == 2 and "TEST04 is not a compliance test of bert-99" in proc.stderr
+    # Offline at 10 qps expected for 2 s: the null backend is done at once, so the run is INVALID.
+    run_cli(["run", "--model", "resnet50", "--scenario", "offline", "--backend", "null", "--demo", "--demo-samples",
+             "32", "--min-duration-ms", "2000", "--min-query-count", "1", "--target-qps", "10", "--results-dir",
+             str(tmp_path / "results")], cwd=tmp_path, check=True)
+    proc = run_cli(["compliance", "--model", "resnet50", "--scenario", "offline", "--results-dir",
+                    str(tmp_path / "results")], cwd=tmp_path)
+    assert proc.returncode == 2 and "is INVALID, and every compliance test fails" in proc.stderr
+    assert "--even-if-invalid" in proc.stderr
+    assert not list((tmp_path / "results").glob("*/*/*/runs/*-TEST0*"))
     (tmp_path / "audit.config").write_text("*.*.mode = 2\n")
     proc = run_cli(["compliance", "--model", "resnet50", "--scenario", "offline"], cwd=tmp_path)
     assert proc.returncode == 2 and "audit.config exists" in proc.stderr

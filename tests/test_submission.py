@@ -54,8 +54,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 break
     compliance = {}
     for scenario in RUNS:
-        proc = run_cli(["compliance", "--model", "resnet50", "--scenario", scenario, "--results-dir", str(results)],
-                       cwd=work)
+        proc = run_cli(["compliance", "--model", "resnet50", "--scenario", scenario, "--results-dir", str(results),
+                        "--even-if-invalid"], cwd=work)
         assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 1: a demo run missed a bound
         compliance[scenario] = proc
     systems = results / "systems" / "cpu.json"
@@ -155,6 +155,49 @@ def test_compliance_runs_carry_the_tests_settings(demo: dict[str, Any]) -> None:
     # compliance runs never stand for the cell's performance run
     published = demo["results"] / "cpu" / "resnet50" / "Offline" / "performance" / "run_1" / "mlperf_log_detail.txt"
     assert "Found Audit Config file" not in published.read_text()
+
+
+def test_pages_keep_compliance_runs_out_of_the_results(demo: dict[str, Any]) -> None:
+    index = (demo["results"] / "index.html").read_text()
+    assert "-performance/run.html" in index and "-TEST0" not in index
+    summary = (demo["results"] / "cpu" / "summary.html").read_text()
+    assert "-TEST0" not in summary
+
+
+def test_part_three_when_responses_differ(results_copy: Path, tmp_path: Path) -> None:
+    """TEST01 against an accuracy run whose responses differ: both sets scored with the model's metric."""
+    (accuracy_run,) = _run_dirs(results_copy, "Server", "accuracy")
+    log = accuracy_run / "mlperf_log_accuracy.json"
+    entries = json.loads(log.read_text())
+    for entry in entries[::2]:
+        entry["data"] = "E7030000"  # class 999 where the null backend answers 0
+    log.write_text(json.dumps(entries))
+    shutil.copyfile(log, results_copy / "cpu" / "resnet50" / "Server" / "accuracy" / "mlperf_log_accuracy.json")
+    proc = run_cli(["compliance", "--model", "resnet50", "--scenario", "server", "--test", "TEST01",
+                    "--results-dir", str(results_copy), "--even-if-invalid"], cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert "Part III: scoring both sets of responses" in proc.stdout
+    run_dir = _run_dirs(results_copy, "Server", "TEST01")[-1]
+    verification = read_verification(run_dir)
+    assert verification is not None and verification["accuracy"]["passed"] is False
+    assert verification["part_three"]["baseline"].startswith("accuracy=")
+    assert (run_dir / "baseline_accuracy.txt").read_text().startswith("accuracy=")
+    assert (run_dir / "compliance_accuracy.txt").read_text().startswith("accuracy=")
+    copy = results_copy / "cpu" / "resnet50" / "Server" / "compliance" / "TEST01" / "accuracy"
+    assert sorted(p.name for p in copy.iterdir()) == ["baseline_accuracy.txt", "compliance_accuracy.txt",
+                                                       "mlperf_log_accuracy.json"]
+    official = run_verification("TEST01", results_copy / "cpu" / "resnet50" / "Server", run_dir, tmp_path / "out",
+                                tmp_path)
+    assert official["accuracy"] is False
+    assert official["performance"] is verification["performance"]["passed"]
+
+
+def test_framework_names_the_backend() -> None:
+    from harness.machine.probe import NULL_FRAMEWORK, framework_of
+
+    assert framework_of("null") == NULL_FRAMEWORK
+    assert framework_of("onnxruntime").startswith("ONNX Runtime ")
+    assert framework_of("torch").startswith("PyTorch")
 
 
 def test_truncation_is_mlcommons(demo: dict[str, Any], tmp_path: Path) -> None:

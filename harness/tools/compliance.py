@@ -194,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--system", default="auto", help="the system the runs were made on (default: detect)")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where the runs are")
     p.add_argument("--rules", default="v4.1", help="MLPerf round whose compliance tests apply")
+    p.add_argument("--even-if-invalid", action="store_true",
+                   help="run the tests against an INVALID performance run (they fail, as MLCommons' scripts fail "
+                        "them): to try the tools out")
     return p
 
 
@@ -213,9 +216,12 @@ def main(argv: list[str]) -> int:
             f"run it first (python -m harness run --model {cell.mlperf_model} --scenario {cell.scenario.lower()} "
             f"--results-dir {cell.results_dir}): the compliance runs repeat its settings and are checked against it")
     if not reference.result.get("valid", False):
-        raise HarnessError(f"the latest performance run of {cell.label()} ({reference.run_id}) is INVALID: "
-                           "compliance tests are checked against a VALID run",
-                           "make the performance run VALID first (its run page says why it is not)")
+        why = (f"the latest performance run of {cell.label()} ({reference.run_id}) is INVALID, and every "
+               "compliance test fails against an INVALID run")
+        if not args.even_if_invalid:
+            raise HarnessError(why, "make the performance run VALID first (its run page says why it is not), "
+                                    "or pass --even-if-invalid to run the tests anyway")
+        say(f"!! {why}: running them anyway (--even-if-invalid)")
     say(f"== compliance {', '.join(t.name for t in tests)} for {cell.label()}, against performance run "
         f"{reference.run_id}")
     outcomes = [run_test(test, cell, reference) for test in tests]
