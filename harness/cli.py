@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-overhead": ("harness.tools.bench_overhead:main",
                        "harness overhead vs a bare LoadGen SUT (a benchmark, prints ratios)"),
     "selftest-gpu": ("harness.tools.selftest_gpu:main", "TensorRT engines vs torch, then short Offline runs (GPU)"),
+    "compare": ("harness.tools.compare:main",
+                "this box's latest VALID results beside the published MLPerf results for its GPU, per GPU"),
     "report": ("harness.tools.report:report", "render results pages: summary.html per system, run pages, index"),
     "system": ("harness.tools.report:system",
                "detect this machine and write <results>/systems/<name>.json (keeps your edits)"),

@@ -78,6 +78,9 @@ def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, ta
         psc = dataset_count
     if target_qps <= 0:
         raise HarnessError(f"target QPS must be positive, got {target_qps}")
+    if (scenario == "Server" and target_latency_ms is None and not model_rules.in_loadgen_conf
+            and model_rules.server_target_latency_ms is not None):
+        target_latency_ms = float(model_rules.server_target_latency_ms)  # the conf has no entry to read it from
     if target_latency_ms is not None and target_latency_ms <= 0:
         raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
     test = rules.compliance_test(compliance_test).name if compliance_test else None

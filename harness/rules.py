@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.config import check_keys, configs_dir, load_yaml
@@ -33,6 +33,9 @@ class ModelRules:
     server_target_latency_ms: float | None = None
     server_latency_percentile: float = 0.99
     equal_issue: bool = False
+    # False for a model's own rules: LoadGen's embedded mlperf.conf knows nothing of it, so user.conf
+    # carries what the conf would (the latency bound).
+    in_loadgen_conf: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,34 @@ class Rules:
         seeds = self.compliance_test(test).seeds if test else None
         return dict(seeds if seeds is not None else self.seeds)
 
-    def model(self, loadgen_name: str) -> ModelRules:
-        try:
+    def model(self, loadgen_name: str, own: dict[str, Any] | None = None) -> ModelRules:
+        """The round's rules for a model; ``own`` (ModelSpec.own_rules) serves models no round covers."""
+        if loadgen_name in self.models:
             return self.models[loadgen_name]
-        except KeyError:
-            raise HarnessError(f"rules {self.round} have no entry for model '{loadgen_name}'",
-                               f"add it to configs/rules/{self.round}.yaml") from None
+        if own is not None:
+            return replace(model_rules(loadgen_name, own, f"{loadgen_name}: own_rules"), in_loadgen_conf=False)
+        raise HarnessError(f"rules {self.round} have no entry for model '{loadgen_name}'",
+                           f"add it to configs/rules/{self.round}.yaml") from None
+
+
+def model_rules(name: str, entry: dict[str, Any], where: str) -> ModelRules:
+    check_keys(where, entry, _MODEL_KEYS)
+    missing = [k for k in ("performance_sample_count", "offline_min_query_count", "scenarios", "accuracy_targets")
+               if k not in entry]
+    if missing:
+        raise HarnessError(f"{where}: missing {', '.join(missing)}")
+    return ModelRules(
+        loadgen_name=name,
+        performance_sample_count=int(entry["performance_sample_count"]),
+        offline_min_query_count=int(entry["offline_min_query_count"]),
+        scenarios=tuple(entry["scenarios"]),
+        accuracy_targets={k: {m: target_value(v, f"{where}.{k}.{m}") for m, v in t.items()}
+                          for k, t in entry["accuracy_targets"].items()},
+        server_min_query_count=int(entry.get("server_min_query_count", 100)),
+        server_target_latency_ms=entry.get("server_target_latency_ms"),
+        server_latency_percentile=float(entry.get("server_latency_percentile", 0.99)),
+        equal_issue=bool(entry.get("equal_issue", False)),
+    )
 
 
 def load_rules(round_name: str = DEFAULT_ROUND) -> Rules:
@@ -102,21 +127,8 @@ def load_rules(round_name: str = DEFAULT_ROUND) -> Rules:
         raise HarnessError(f"no rules for round '{round_name}'", "known rounds: " + ", ".join(known))
     data = load_yaml(path)
     check_keys(str(path), data, _TOP_KEYS)
-    models: dict[str, ModelRules] = {}
-    for name, entry in (data.get("models") or {}).items():
-        check_keys(f"{path}: models.{name}", entry, _MODEL_KEYS)
-        models[name] = ModelRules(
-            loadgen_name=name,
-            performance_sample_count=int(entry["performance_sample_count"]),
-            offline_min_query_count=int(entry["offline_min_query_count"]),
-            scenarios=tuple(entry["scenarios"]),
-            accuracy_targets={k: {m: target_value(v, f"{path}: {name}.{k}.{m}") for m, v in t.items()}
-                              for k, t in entry["accuracy_targets"].items()},
-            server_min_query_count=int(entry.get("server_min_query_count", 100)),
-            server_target_latency_ms=entry.get("server_target_latency_ms"),
-            server_latency_percentile=float(entry.get("server_latency_percentile", 0.99)),
-            equal_issue=bool(entry.get("equal_issue", False)),
-        )
+    models = {str(name): model_rules(str(name), entry, f"{path}: models.{name}")
+              for name, entry in (data.get("models") or {}).items()}
     fast = data.get("fast") or {}
     return Rules(
         round=str(data["round"]),

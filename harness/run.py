@@ -136,7 +136,8 @@ def execute(spec: RunSpec) -> int:
 def backend_context(r: ResolvedRun, dataset: Dataset | None) -> BackendContext:
     """What the run tells the backend (its own knobs travel separately, as r.knobs.backend)."""
     s, k = r.spec, r.knobs.run
-    return BackendContext(kind=r.runner_kind, device=s.device, precision=k.precision, max_batch_size=k.batch_size,
+    max_batch = r.model.program.runner_batch_size(k.batch_size, r.knobs.model)
+    return BackendContext(kind=r.runner_kind, device=s.device, precision=k.precision, max_batch_size=max_batch,
                           streams_per_device=k.streams_per_device, cache_dir=s.cache_dir,
                           engine_dir=s.cache_dir.parent / "engines", calibration=dataset)
 
@@ -164,7 +165,9 @@ def _prepare(r: ResolvedRun) -> Prepared:
             if rate is not None:
                 measured = rate * len(programs)
                 count = min(r.knobs.run.batch_size, dataset.total_count)
-                note = f"; batches of {count} suggest ~{measured:,.1f} samples/s"
+                single = isinstance(programs[0], SinglePass)
+                what = f"batches of {count} suggest" if single else "a warm-up pass suggests"
+                note = f"; {what} ~{measured:,.1f} samples/s"
         say(f"   warm-up: {len(runners)} runner(s) on {', '.join(info.devices)} in {warm_s:.1f} s{note}")
     return Prepared(dataset, backend, runners, programs, samples, info, measured)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, run_dir_of, run_records
 from pagebrowser import Browser, hrefs_resolve, start_browser
+
+from tests.conftest import run_cli, run_dir_of, run_records
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from harness.errors import HarnessError
 from harness.machine import description as sysdesc
 from harness.machine.host import detect_host
+from tests.conftest import run_cli
 
 
 def test_detection_fills_every_required_field() -> None:
