@@ -148,6 +148,11 @@ def collect(results_dir: Path, rules: Rules, division: str, systems: list[str] |
         cell = Cell(system, model, scenario, folder,
                     store.latest_complete(results_dir, system, model, scenario, "performance"),
                     store.latest_complete(results_dir, system, model, scenario, "accuracy"))
+        known = rules.models.get(cell.loadgen_name)
+        if (cell.performance or cell.accuracy) and (known is None or model not in known.accuracy_targets):
+            cell.problems.append(f"{model} is not a benchmark of MLPerf Inference {rules.round}")
+            cells.append(cell)
+            continue
         _check_performance(cell)
         _check_accuracy(cell)
         for record in (cell.performance, cell.accuracy):

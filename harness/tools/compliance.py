@@ -68,7 +68,7 @@ def _cell(args: argparse.Namespace, rules: Rules) -> Cell:
     asked = args.model.strip().lower()
     mlperf_model = asked if asked in model_cls.mlperf_names else model_cls.mlperf_names[0]
     system = resolve_system(args.system, detect_host()).name if args.system == "auto" else args.system
-    rules.model(model_cls.loadgen_name)
+    rules.model(model_cls.loadgen_name, model_cls.own_rules)
     return Cell(args.results_dir, system, mlperf_model, model_cls.loadgen_name, normalize_scenario(args.scenario))
 
 
