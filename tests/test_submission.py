@@ -306,6 +306,17 @@ def test_refuses_a_cell_without_accuracy_run(results_copy: Path, tmp_path: Path)
     assert "NOT COMPLETE" in (tmp_path / "tree" / tree.REPORT).read_text()
 
 
+def test_refuses_an_accuracy_run_of_another_implementation(results_copy: Path, tmp_path: Path) -> None:
+    (accuracy_run,) = _run_dirs(results_copy, "Offline", "accuracy")
+    record = json.loads((accuracy_run / "run.json").read_text())
+    record["backend"]["name"] = "onnxruntime"
+    (accuracy_run / "run.json").write_text(json.dumps(record))
+    report = tree.stage(_request(results_copy, tmp_path / "tree", with_failed_compliance=True))
+    (refused,) = report.refused
+    assert refused.name == "cpu/resnet50/Offline"
+    assert "ran backend onnxruntime instead of the performance run's null" in refused.problems[0]
+
+
 def test_refuses_incomplete_and_failed_cells(results_copy: Path, tmp_path: Path) -> None:
     (_run_dirs(results_copy, "Offline", "performance")[-1] / "INCOMPLETE").write_text("interrupted\n")
     for run in _run_dirs(results_copy, "Server", "TEST04"):

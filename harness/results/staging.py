@@ -71,6 +71,18 @@ def _latest_attempt(folder: Path) -> str | None:
     return None
 
 
+def implementation_differences(performance: RunRecord, accuracy: RunRecord) -> list[str]:
+    """How an accuracy run differs from the performance run it should stand beside (backend, precision,
+    weights, data): a submission's accuracy must come from the implementation that was timed."""
+    out = []
+    for what, get in (("backend", lambda r: r.backend.get("name")), ("precision", lambda r: r.backend.get("precision")),
+                      ("weights", lambda r: r.weights.get("path") or r.weights.get("description")),
+                      ("data", lambda r: r.data.get("location"))):
+        if get(performance) != get(accuracy):
+            out.append(f"{what} {get(accuracy)} instead of the performance run's {get(performance)}")
+    return out
+
+
 def _check_accuracy(cell: Cell) -> None:
     acc = cell.accuracy
     if acc is None:
@@ -78,6 +90,12 @@ def _check_accuracy(cell: Cell) -> None:
             f"no complete accuracy run: python -m harness run --model {cell.mlperf_model} --scenario "
             f"{cell.scenario.lower()} --mode accuracy (with the performance run's other flags)")
         return
+    if cell.performance is not None:
+        differs = implementation_differences(cell.performance, acc)
+        if differs:
+            cell.problems.append(f"accuracy run {acc.run_id} ran {'; '.join(differs)}: rerun it with the "
+                                 "performance run's settings")
+            return
     run_dir = cell.run_dir(acc)
     log, txt = run_dir / ACCURACY_LOG, run_dir / ACCURACY_TXT
     if not log.is_file() or not txt.is_file():

@@ -31,6 +31,7 @@ from harness.results.compliance import (
     VERIFY_PERFORMANCE,
 )
 from harness.results.record import STATUS_COMPLETE, RunRecord, now_iso
+from harness.results.staging import implementation_differences
 from harness.rules import ComplianceTest, Rules, load_rules, normalize_scenario
 from harness.tools.args import run_arguments_of_spec
 from harness.tools.child import run_child
@@ -108,11 +109,17 @@ def _child(flags: list[str], cell: Cell, what: str) -> RunRecord:
     return record
 
 
-def _accuracy_reference(cell: Cell, flags: list[str]) -> RunRecord:
+def _accuracy_reference(cell: Cell, reference: RunRecord, flags: list[str]) -> RunRecord:
+    """The cell's latest accuracy run, when it ran what the performance run ran; else a new one."""
     found = cell.latest("accuracy")
     if found is not None:
-        return found
-    say(f"!! no complete accuracy run of {cell.label()}: TEST01 compares against one, so it runs first")
+        differs = implementation_differences(reference, found)
+        if not differs:
+            return found
+        say(f"!! the latest accuracy run of {cell.label()} ({found.run_id}) ran {'; '.join(differs)}: TEST01 "
+            "needs one of the performance run's implementation, so it runs first")
+    else:
+        say(f"!! no complete accuracy run of {cell.label()}: TEST01 compares against one, so it runs first")
     return _child([*flags, "--mode", "accuracy"], cell, "accuracy run")
 
 
@@ -134,7 +141,7 @@ def _part_three(cell: Cell, reference: RunRecord, acc_log: Path, test_log: Path)
 def run_test(test: ComplianceTest, cell: Cell, reference: RunRecord) -> dict[str, Any]:
     """One compliance run, verified against the performance run (and TEST01's accuracy run)."""
     flags = _replay_flags(reference)
-    accuracy_run = _accuracy_reference(cell, flags) if test.checks_accuracy else None
+    accuracy_run = _accuracy_reference(cell, reference, flags) if test.checks_accuracy else None
     record = _child([*flags, "--compliance-test", test.name], cell, f"{test.name} run")
     run_dir, ref_dir = cell.run_dir(record), cell.run_dir(reference)
     performance = verify.verify_performance(test, ref_dir / "mlperf_log_summary.txt",
