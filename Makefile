@@ -11,6 +11,7 @@
 #   make engines MODEL=resnet50 [SCENARIO=offline] [SYSTEM=...]      (TensorRT engines ahead of time)
 #   make generate_engines RUN_ARGS="--benchmarks=resnet50 --scenarios=offline"
 #   make selftest-gpu                  (needs a GPU and TensorRT: engines vs torch, then 30 s Offline runs)
+#   make nightly [MATRIX=cpu|<system>] [NIGHTLY_ARGS="--store postgresql://... --box NAME"]  (docs/nightly.md)
 #   make test
 
 PYTHON ?= python3
@@ -31,6 +32,8 @@ TEST ?=
 SUBMITTER ?=
 DIVISION ?= closed
 OUT ?= submission
+MATRIX ?= cpu
+NIGHTLY_ARGS ?=
 CHROMIUM ?= chromium
 # Type stubs for TensorRT's Python API: installed without their (NVIDIA-hosted) dependency, then patched.
 TRT_STUBS_VERSION := 10.13.0.35.1
@@ -38,7 +41,8 @@ TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness report system compliance submission browser engines generate_engines selftest-gpu test lint typecheck clean bench-overhead bench-gpu
+.PHONY: venv run run_harness report system compliance submission browser engines generate_engines selftest-gpu nightly \
+	test lint typecheck clean bench-overhead bench-gpu
 
 venv: $(STAMP)
 
@@ -91,6 +95,11 @@ generate_engines: $(STAMP)
 
 selftest-gpu: $(STAMP)
 	$(PY) -m harness selftest-gpu $(RUN_ARGS)
+
+# A box's nightly matrix (configs/nightly/$(MATRIX).yaml). make turns every failing exit code into 2: cron and
+# CI jobs that alert on 1 (regressed) versus 2 (bad input) call `python -m harness nightly` directly.
+nightly: $(STAMP)
+	$(PY) -m harness nightly --matrix $(MATRIX) $(NIGHTLY_ARGS)
 
 $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==$(TRT_STUBS_VERSION)

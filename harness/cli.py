@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compliance": ("harness.tools.compliance:main", "run and verify compliance tests TEST01/TEST04/TEST05 of a cell"),
     "submission": ("harness.tools.submission:main", "stage an MLPerf submission tree from the latest complete runs"),
     "knobs": ("harness.tools.knobs:main", "every knob of runs, backends and models, with types and defaults"),
+    "nightly": ("harness.tools.nightly:main", "run a box's nightly matrix, store it, report regressions (exit 1)"),
+    "history": ("harness.tools.history:main", "the history store: import run folders, list series"),
 }
 
 

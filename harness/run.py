@@ -251,7 +251,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
                 _hard_exit(EXIT_ABORTED)
     progress.finish()
     elapsed = time.monotonic() - started
-    record.telemetry = sampler.stop()
+    record.telemetry = sampler.stop(samples=completer.completed)
     sut.stop()
     lg.DestroyQSL(qsl_handle)
     lg.DestroyFastSUT(sut_handle)
