@@ -95,7 +95,7 @@ def package_version(*names: str) -> str:
 
 # Backend name -> (framework as a systems file names it, the packages that carry its version).
 _FRAMEWORKS = {
-    "tensorrt": ("TensorRT", ("tensorrt", "tensorrt-cu12", "tensorrt_cu12")),
+    "tensorrt": ("TensorRT", ("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")),
     "tensorrt-llm": ("TensorRT-LLM", ("tensorrt-llm", "tensorrt_llm")),
     "torch": ("PyTorch", ("torch",)),
     "onnxruntime": ("ONNX Runtime", ("onnxruntime-gpu", "onnxruntime")),
@@ -109,6 +109,10 @@ def framework_of(backend: str) -> str:
         return NULL_FRAMEWORK
     label, packages = _FRAMEWORKS.get(backend, (backend, (backend,)))
     version = package_version(*packages)
+    if backend == "tensorrt" and not version:  # the backend falls back to TensorRT for RTX (PyPI's wheel)
+        rtx = package_version("tensorrt-rtx-cu13", "tensorrt_rtx_cu13_bindings", "tensorrt-rtx")
+        if rtx:
+            return f"TensorRT for RTX {rtx}"
     return f"{label} {version}" if version else label
 
 
