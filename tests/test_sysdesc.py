@@ -111,9 +111,10 @@ def test_system_command(tmp_path: Path) -> None:
 
 
 def test_framework_names_the_backend_that_ran() -> None:
-    from harness.machine.probe import NULL_FRAMEWORK, framework_of
+    from harness.machine.probe import NULL_FRAMEWORK, framework_of, package_version
 
     assert framework_of("null") == NULL_FRAMEWORK
     assert framework_of("onnxruntime").startswith("ONNX Runtime ")
-    # Only TensorRT for RTX installs here: a tensorrt-backend run names it, not plain TensorRT.
-    assert framework_of("tensorrt").startswith("TensorRT for RTX ")
+    # Where only TensorRT for RTX installs (PyPI), a tensorrt-backend run names it, not plain TensorRT.
+    full = package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")
+    assert framework_of("tensorrt").startswith("TensorRT " if full else "TensorRT for RTX ")
