@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgserver import PostgresServer, free_port, start_server
 
 from harness.errors import HarnessError
 from harness.results.history import open_store
 from harness.results.history.rows import row_from_record
 from harness.results.history.store import database_url
 from tests.conftest import run_cli, run_dir_of, run_records
+from tests.pgserver import PostgresServer, free_port, start_server
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,10 @@ def test_unreachable_store_is_bad_input(runs: dict[str, Any], tmp_path: Path) ->
     assert proc.returncode == 2 and "cannot be reached" in proc.stderr and "fix:" in proc.stderr
     assert database_url(None, tmp_path) == f"sqlite:///{tmp_path.resolve() / 'history.sqlite'}"
     assert database_url("postgresql://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_a_compliance_run_is_a_series_of_its_own(runs: dict[str, Any]) -> None:
+    (offline,) = [r for r in runs["records"] if r["scenario"] == "Offline" and r["mode"] == "performance"]
+    ordinary = row_from_record(offline, "box")
+    audited = row_from_record({**offline, "run_id": offline["run_id"] + "-TEST04", "compliance": "TEST04"}, "box")
+    assert ordinary.mode == "performance" and audited.mode == "TEST04" and audited.series != ordinary.series

@@ -202,7 +202,9 @@ def row_from_record(record: dict[str, Any], box: str, run_path: str | None = Non
     samples = (record.get("harness_stats") or {}).get("samples")
     row = RunRow(
         uid=run_uid(record), series="", box=box, system=str(record["system"]), model=str(record["model"]),
-        mlperf_model=str(record["mlperf_model"]), scenario=str(record["scenario"]), mode=str(record["mode"]),
+        mlperf_model=str(record["mlperf_model"]), scenario=str(record["scenario"]),
+        # A compliance run is its own series (TEST04's throughput is not the performance series').
+        mode=str(record.get("compliance") or record["mode"]),
         backend=str(backend.get("name") or (record.get("spec") or {}).get("backend") or "unknown"),
         precision=precision, weights_key=weights_key(record), dataset_key=dataset_key(record),
         engine_key=engine_key(record), run_id=str(record["run_id"]), started_at=str(record["started_at"]),
