@@ -49,7 +49,8 @@ def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps
     record.system_info = {"name": r.system.name, "description": r.system.description,
                           "derived_from": r.system.derived_from, "scale": r.system.scale,
                           "config": str(r.system.path) if r.system.path else None, "host": r.host.to_dict(),
-                          "systems_json": description.for_run(r.system.name)}
+                          "systems_json": description.for_run(r.system.name, description.systems_dir_for(s.results_dir),
+                                                              backend=info.name)}
     record.knobs = r.knobs.flat()
     record.options = r.knobs.as_dict()
     program = r.model.program
@@ -66,5 +67,9 @@ def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps
     record.versions = software_versions(info.versions)
     record.model_info = r.model.extra_record()
     record.loadgen = {"plan": plan.to_dict(), "user_conf": loadgen_settings.user_conf_text(plan)}
+    if plan.compliance_test:
+        record.compliance = plan.compliance_test
+        record.loadgen["audit_config"] = loadgen_settings.audit_config_text(
+            r.rules, r.rules.compliance_test(plan.compliance_test), r.model_rules.loadgen_name)
     record.comparable = comparability(r, plan)
     return record

@@ -158,7 +158,7 @@ def measured_from_runs(runs: dict[str, dict[str, list[local.RunView]]]) -> list[
             best = local.latest(views, "performance", valid_only=True)
             if best is None:
                 last = local.latest(views, "performance") or next(
-                    (v for v in reversed(views) if v.mode == "performance"), None)
+                    (v for v in reversed(views) if v.mode == "performance" and not v.is_compliance), None)
                 if last is None:
                     continue  # accuracy runs only: nothing to compare
                 why = "INVALID" if last.valid is False else (last.problems[0] if last.problems else last.status)
