@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import math
 import os
 import shutil
 import signal
@@ -16,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import mlperf_loadgen as lg
-import numpy as np
 
-from harness import calibrate, console, loadgen_settings
+from harness import calibrate, console, loadgen_settings, run_checks
 from harness.backends import Backend, BackendContext, BackendInfo, Runner, backend_class
 from harness.common import say
 from harness.errors import HarnessError
@@ -101,8 +99,8 @@ def execute(spec: RunSpec) -> int:
     """
     loadgen_settings.check_no_audit_config(Path.cwd())
     r = resolve(spec)
-    runs_dir = _check_results_dir(r)
-    _check_other_runs(r)
+    runs_dir = run_checks.check_results_dir(r)
+    run_checks.check_other_runs(r)
     console.banner(r)
     restore_signals = _install_signal_handlers()
     try:
@@ -114,9 +112,7 @@ def execute(spec: RunSpec) -> int:
         restore_signals()
     plan = _plan(r, prepared)
     s = r.spec
-    check_loadgen_memory(plan, r.rules.min_duration_ms, _rule_query_count(r, plan.scenario), available_memory())
-    if s.mode == "accuracy":
-        store.check_free_space(runs_dir, store.MIN_FREE_BYTES + _accuracy_log_bytes(r, prepared.dataset.total_count))
+    run_checks.check_plan(r, plan, runs_dir, prepared.dataset.total_count)
     try:
         run_id, run_dir = store.new_run_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario,
                                             s.compliance_test or s.mode)
@@ -149,79 +145,6 @@ def execute(spec: RunSpec) -> int:
     finally:
         restore_signals()
     return EXIT_FAILED
-
-
-def _check_results_dir(r: ResolvedRun) -> Path:
-    """The run's runs/ folder, checked writable with room for a run before anything expensive."""
-    s = r.spec
-    runs_dir = store.scenario_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario) / "runs"
-    store.check_writable(runs_dir)
-    return runs_dir
-
-
-def _check_other_runs(r: ResolvedRun) -> None:
-    """Runs of this results folder left "running" by a process that is gone are marked interrupted; one that
-    is running now is a warning (both share the machine, so neither's throughput is its own)."""
-    results_dir = r.spec.results_dir
-    for run_dir in store.mark_dead_runs(results_dir):
-        say(f"!! {run_dir} was left running by a process that is gone: marked interrupted")
-    for run_dir, other in store.active_runs(results_dir):
-        r.warnings.append(_concurrent_text(run_dir, other.pid))
-
-
-def _concurrent_text(run_dir: Path, pid: int | None = None) -> str:
-    where = f"{run_dir}, pid {pid}" if pid is not None else str(run_dir)
-    return (f"another run was active in this results folder at the same time ({where}): the two shared the "
-            "machine, so this run's throughput and latency are not its own")
-
-
-# What LoadGen holds per sample of an Offline query, and per query of a Server schedule (measured with the
-# null backend: 14.5M Offline samples took 2.4 GB, 10M Server queries 4.6 GB), rounded down.
-_LOADGEN_BYTES = {"Offline": 120, "Server": 400}
-
-
-def _rule_query_count(r: ResolvedRun, scenario: str) -> int:
-    rules = r.model_rules
-    return rules.offline_min_query_count if scenario == "Offline" else rules.server_min_query_count
-
-
-def check_loadgen_memory(plan: loadgen_settings.LoadGenPlan, rule_duration_ms: int, rule_query_count: int,
-                         available_bytes: int | None) -> None:
-    """A performance run LoadGen would need more memory for than is free (its Offline query, or its Server
-    schedule, is made up front) is refused before it starts, instead of running out of memory."""
-    if plan.mode != "performance" or available_bytes is None:
-        return
-    duration_ms = rule_duration_ms if plan.min_duration_ms is None else plan.min_duration_ms
-    count = max(plan.min_query_count if plan.min_query_count is not None else rule_query_count,
-                plan.target_qps * duration_ms / 1000)
-    need = count * _LOADGEN_BYTES[plan.scenario]
-    if need > available_bytes:
-        what = "samples in its one Offline query" if plan.scenario == "Offline" else "queries in its Server schedule"
-        free_gib = available_bytes / 2**30
-        raise HarnessError(f"LoadGen would hold about {count:,.0f} {what} ({plan.target_qps:,.6g}/s for "
-                           f"{duration_ms / 1000:g} s), about {need / 2**30:.1f} GiB, and {free_gib:.1f} GiB of "
-                           "memory is free", "shorten the run (--min-duration-ms, or FAST=1) or lower --target-qps")
-
-
-def available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes (None where there is none)."""
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _accuracy_log_bytes(r: ResolvedRun, count: int) -> int:
-    """An upper bound of mlperf_log_accuracy.json: every sample's outputs, hex-encoded, per line."""
-    network = r.model.network
-    per_sample = 4096
-    if network is not None:
-        per_sample = sum(int(np.prod(spec.full_shape)) * np.dtype(spec.dtype).itemsize for spec in network.outputs)
-    return count * (2 * per_sample + 64)
 
 
 def backend_context(r: ResolvedRun, dataset: Dataset | None) -> BackendContext:
@@ -354,7 +277,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
             say(f"!! the run failed (model {r.model.name}, program {type(programs[0]).__name__}):\n{text}")
             _hard_exit(EXIT_FAILED)
         if behind_limit is not None:
-            backlog = server_backlog(plan.target_qps, getattr(sut, "first_issue_s", None), sut.issued,
+            backlog = run_checks.server_backlog(plan.target_qps, getattr(sut, "first_issue_s", None), sut.issued,
                                      completer.completed, time.monotonic())
             if backlog / plan.target_qps > behind_limit:
                 progress.finish()
@@ -381,19 +304,6 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     return _finish(r, run_dir, record, prepared.dataset)
 
 
-def server_backlog(target_qps: float, first_issue_s: float | None, issued: int, completed: int, now_s: float) -> int:
-    """Server queries due by now and not yet answered: those the SUT holds (issued, not completed) plus those
-    LoadGen's schedule (target QPS since its first query) has due but not yet issued, which is where the
-    backlog sits when LoadGen itself cannot keep up. The schedule is Poisson: four standard deviations of
-    its count are not counted, so a run on schedule is never taken for one behind."""
-    held = issued - completed
-    if first_issue_s is None:
-        return held
-    due = target_qps * max(now_s - first_issue_s, 0.0)
-    not_issued = max(0.0, due - issued - 4.0 * math.sqrt(due))
-    return held + int(not_issued)
-
-
 def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> int:
     s = r.spec
     detail_path = run_dir / "mlperf_log_detail.txt"
@@ -406,7 +316,7 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
         full = f" ({free / 2**20:.1f} MiB free there: the disk is full)" if free < 2**20 else ""
         raise HarnessError(f"LoadGen's {detail_path} {cut}{full}",
                            f"check free space and permissions under {run_dir.parent}", exit_code=EXIT_FAILED)
-    record.loadgen["effective"] = _effective_settings(log)
+    record.loadgen["effective"] = run_checks.effective_settings(log)
     exit_code = EXIT_OK
     if s.mode == "performance":
         verdict = judge_performance(log, s.scenario)
@@ -417,7 +327,7 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
         outcome = accuracy_check.check(r.model, dataset, run_dir, r.model_rules, r.mlperf_model, log)
         record.accuracy = outcome
         valid = outcome["passed"]
-    _note_overlaps(record, s.results_dir)
+    run_checks.note_overlaps(record, s.results_dir)
     record.status = STATUS_COMPLETE
     record.ended_at = now_iso()
     record.write(run_dir)
@@ -429,19 +339,3 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     if s.strict and not valid:
         exit_code = EXIT_INVALID
     return exit_code
-
-
-def _effective_settings(log: Any) -> dict[str, Any]:
-    """What LoadGen actually used (its effective_* keys), which may differ from what was asked."""
-    keys = ("target_qps", "target_latency_ns", "target_latency_percentile", "min_duration_ms", "min_query_count",
-            "performance_sample_count")
-    return {key: log.get(f"effective_{key}") for key in keys if f"effective_{key}" in log}
-
-
-def _note_overlaps(record: RunRecord, results_dir: Path) -> None:
-    """Runs that started (or ran) while this one did, not yet warned about at its start."""
-    for run_dir in store.overlapping_runs(results_dir, record):
-        if not any(str(run_dir) in w for w in record.warnings):
-            warning = _concurrent_text(run_dir)
-            record.warnings.append(warning)
-            say(f"!! {warning}")

@@ -12,7 +12,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.loadgen_settings import check_no_audit_config, plan_run, user_conf_text
 from harness.rules import load_rules
-from harness.run import check_loadgen_memory
+from harness.run_checks import check_loadgen_memory
 from tests.conftest import ROOT, run_cli
 
 RULES = load_rules("v4.1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from harness.run import server_backlog
+from harness.run_checks import server_backlog
 from tests.conftest import run_cli, run_records
 
 
