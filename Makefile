@@ -73,7 +73,7 @@ generate_engines: $(STAMP)
 	$(PY) -m harness generate_engines $(RUN_ARGS)
 
 selftest-gpu: $(STAMP)
-	$(PY) -m harness.selftest_gpu $(RUN_ARGS)
+	$(PY) -m harness selftest-gpu $(RUN_ARGS)
 
 $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==$(TRT_STUBS_VERSION)

@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from harness.errors import HarnessError
@@ -129,9 +129,13 @@ def _unwrap(annotation: Any) -> tuple[type, bool]:
     raise TypeError(f"option type {annotation!r} is not one of bool, int, float, str (optionally | None)")
 
 
-@lru_cache(maxsize=None)
-def schema(cls: type) -> dict[str, OptionField]:
+def schema(cls: Any) -> dict[str, OptionField]:
     """The knobs an options dataclass declares, by name."""
+    return _schema(cls)
+
+
+@cache
+def _schema(cls: type) -> dict[str, OptionField]:
     hints = typing.get_type_hints(cls)
     out = {}
     for f in dataclasses.fields(cls):

@@ -8,6 +8,7 @@ from harness.config import check_keys, configs_dir, load_yaml
 from harness.errors import HarnessError
 
 DEFAULT_ROUND = "v4.1"
+SCENARIOS = ("Offline", "Server")
 
 _MODEL_KEYS = frozenset({
     "performance_sample_count", "offline_min_query_count", "server_min_query_count",
@@ -80,3 +81,12 @@ def load_rules(round_name: str = DEFAULT_ROUND) -> Rules:
         fast_min_query_count=int(fast.get("min_query_count", 1)),
         models=models,
     )
+
+
+def normalize_scenario(text: str, where: str = "") -> str:
+    """'offline', 'SERVER' -> MLPerf's scenario name; anything else is refused."""
+    for scenario in SCENARIOS:
+        if text.strip().lower() == scenario.lower():
+            return scenario
+    prefix = f"{where}: " if where else ""
+    raise HarnessError(f"{prefix}unknown scenario '{text}'", "valid scenarios: offline, server")

@@ -1,4 +1,4 @@
-"""RunSpec: what the user asked for, validated. Resolution against configs happens in harness.run."""
+"""RunSpec: what the user asked for, validated. Resolution against configs happens in harness.resolve."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.config import PROJECT_ROOT
 from harness.errors import HarnessError
-from harness.systems import normalize_scenario
+from harness.rules import normalize_scenario
 
 MODES = ("performance", "accuracy")
 DEVICES = ("auto", "cpu", "cuda")

@@ -90,6 +90,8 @@ class Program(abc.ABC):
     completes_in_run: ClassVar[bool] = False
     # Samples a default warm-up runs through the program.
     warmup_samples: ClassVar[int] = 1
+    # Whether the harness checks every completion against the ids handed over (twice, never, unknown).
+    checked: ClassVar[bool] = True
 
     def __init__(self, model: "ModelSpec", runner: Any, samples: SampleSource, setup: ProgramSetup) -> None:
         self.model = model
@@ -140,6 +142,8 @@ class SinglePass(Program):
     """One network call per batch and one completion per batch: the default program."""
 
     completes_in_run = True
+    # It completes exactly the ids it is handed, once: its hot path skips the per-sample bookkeeping.
+    checked = False
 
     def __init__(self, model: "ModelSpec", runner: Any, samples: SampleSource, setup: ProgramSetup) -> None:
         super().__init__(model, runner, samples, setup)

@@ -16,7 +16,7 @@ from harness.qsl import SampleStore
 from models.bert import Bert
 from models.bert.dataset import SquadDataset
 from models.bert.demo import packaged_vocab, write_demo_squad
-from models.bert.features import convert_examples, read_squad_examples, split_paragraph, window_count
+from models.bert.preprocess import convert_examples, read_squad_examples, split_paragraph, window_count
 from models.bert.tokenization import FullTokenizer, load_vocab
 
 CLS, SEP = 101, 102

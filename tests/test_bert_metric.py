@@ -13,8 +13,8 @@ from models.base import AccuracyEntry
 from models.bert import PAD_LOGIT, Bert
 from models.bert.dataset import SquadDataset
 from models.bert.decode import final_text, logits_from_record, predict
-from models.bert.features import SquadExample
-from models.bert.squad_eval import evaluate, exact_match_score, f1_score, normalize_answer
+from models.bert.preprocess import SquadExample
+from models.bert.metric import evaluate, exact_match_score, f1_score, normalize_answer
 from tests.test_bert_features import write_squad
 
 

@@ -163,9 +163,11 @@ class Backend(abc.ABC):
     Options: ClassVar[type] = NoOptions
     # Runner kinds this backend can build.
     offers: ClassVar[tuple[str, ...]] = ("network",)
-    # Per runner kind, the model artefacts this backend builds from, in order of preference
-    # (models.base.ARTEFACTS); also decides which published weights file a run picks up.
+    # Per runner kind, the model artefacts (models.base.ARTEFACTS) this backend can build from; any one
+    # will do, none listed means it needs none.
     consumes: ClassVar[dict[str, tuple[str, ...]]] = {"network": ("torch",)}
+    # Kinds of published weights files (WeightsFile.kind) it picks up from data/models, best first.
+    weights_kinds: ClassVar[tuple[str, ...]] = ("torch",)
     # False for backends that never read the inputs (the null backend): the SUT then skips the gather.
     consumes_inputs: ClassVar[bool] = True
 
@@ -180,9 +182,17 @@ class Backend(abc.ABC):
         return True, ""
 
     @classmethod
-    def usable_artefacts(cls, kind: str, model: type[ModelSpec]) -> list[str]:
-        """The artefacts of ``model`` this backend could build a ``kind`` runner from."""
-        return [a for a in cls.consumes.get(kind, ()) if a in model.artefacts]
+    def can_build(cls, kind: str, model: type[ModelSpec]) -> bool:
+        """Whether this backend can build a ``kind`` runner from what ``model`` offers."""
+        if kind not in cls.offers:
+            return False
+        wanted = cls.consumes.get(kind, ())
+        return not wanted or any(a in model.artefacts for a in wanted)
+
+    @classmethod
+    def gpu_usable(cls) -> bool:
+        """Whether this backend can run on the machine's GPUs (checked only when a GPU is visible)."""
+        return True
 
     @abc.abstractmethod
     def devices(self) -> list[str]:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.backends.base import Backend, BackendInfo, Runner
+from harness.backends.base import Backend, BackendContext, BackendInfo, NetworkRunner, Runner
 from harness.errors import HarnessError
+from harness.options import option
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime
 
 
-class OnnxRuntimeRunner(Runner):
+@dataclass(frozen=True)
+class OnnxRuntimeOptions:
+    intra_op_threads: int | None = option(None, "onnxruntime threads per session (default: CPU cores / "
+                                                "streams_per_device)", minimum=1)
+
+
+class OnnxRuntimeRunner(NetworkRunner):
     device = "cpu"
 
     def __init__(self, session: "onnxruntime.InferenceSession", input_map: dict[str, str],
@@ -32,6 +40,9 @@ class OnnxRuntimeRunner(Runner):
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    Options = OnnxRuntimeOptions
+    consumes = {"network": ("onnx",)}
+    weights_kinds = ("onnx", "torch")
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -41,19 +52,23 @@ class OnnxRuntimeBackend(Backend):
             return False, "onnxruntime is not installed (pip install onnxruntime)"
         return True, ""
 
-    def __init__(self, model: Any, options: Any) -> None:
-        super().__init__(model, options)
+    @classmethod
+    def gpu_usable(cls) -> bool:
+        return False
+
+    def __init__(self, model: Any, context: BackendContext, options: Any = None) -> None:
+        super().__init__(model, context, options)
         import onnxruntime as ort
 
-        if options.device == "cuda":
+        if context.device == "cuda":
             raise HarnessError("the onnxruntime backend runs on the CPU only",
                                "use --backend torch (or tensorrt) for the GPU")
         self.notes: list[str] = []
-        if options.precision != "fp32":
-            self.notes.append(f"onnxruntime runs the fp32 graph; {options.precision} asked for")
-        self.onnx = model.onnx_model(options.cache_dir)
+        if context.precision != "fp32":
+            self.notes.append(f"onnxruntime runs the fp32 graph; {context.precision} asked for")
+        self.onnx = model.onnx_model(context.cache_dir)
         session_options = ort.SessionOptions()
-        threads = max(1, (os.cpu_count() or 1) // max(1, options.streams_per_device))
+        threads = self.options.intra_op_threads or max(1, (os.cpu_count() or 1) // max(1, context.streams_per_device))
         session_options.intra_op_num_threads = threads
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:

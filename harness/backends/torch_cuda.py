@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.backends.base import Runner
+from harness.backends.base import NetworkRunner
 from harness.backends.device_samples import DeviceSamples, graph_batch_sizes, pick_graph_size
 from models.base import TensorSpec
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from harness.qsl import SampleStore
 
 
-class TorchCudaRunner(Runner):
+class TorchCudaRunner(NetworkRunner):
     def __init__(self, module: "torch.nn.Module", device: str, float_dtype: "torch.dtype",
                  channels_last: bool, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], max_batch: int,
                  use_cuda_graphs: bool, static_shapes: bool, samples: DeviceSamples | None) -> None:
@@ -59,6 +59,10 @@ class TorchCudaRunner(Runner):
     def graph_sizes(self) -> list[int]:
         return sorted(self._graphs)
 
+    @property
+    def torch_device(self) -> str:
+        return self.device
+
     # -- staging --------------------------------------------------------------
     def _rows(self, buffer: "torch.Tensor", shape: tuple[int, ...]) -> "torch.Tensor":
         """The leading part of a max-size buffer viewed as ``shape`` (shares its storage)."""
@@ -81,6 +85,17 @@ class TorchCudaRunner(Runner):
         torch = self._torch
         with torch.inference_mode(), torch.cuda.device(self._device), torch.cuda.stream(self._stream):
             return self._execute(self._stage_host(inputs), count)
+
+    def infer_tensors(self, inputs: dict[str, "torch.Tensor"], count: int) -> dict[str, "torch.Tensor"]:
+        """Device tensors in, device tensors out (eager, on this runner's stream; no host copies)."""
+        torch = self._torch
+        caller = torch.cuda.current_stream(self._device)
+        self._stream.wait_stream(caller)
+        with torch.inference_mode(), torch.cuda.device(self._device), torch.cuda.stream(self._stream):
+            outs = self._forward([inputs[s.name] for s in self._inputs])
+            results = {spec.name: out[:count].to(getattr(torch, spec.dtype)) for spec, out in zip(self._outputs, outs)}
+        caller.wait_stream(self._stream)
+        return results
 
     def infer_samples(self, store: "SampleStore", qsl_indices: np.ndarray, count: int) -> dict[str, np.ndarray]:
         if self._samples is None:

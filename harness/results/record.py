@@ -40,7 +40,11 @@ class RunRecord:
     started_at: str = field(default_factory=now_iso)
     ended_at: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    # Every knob of the run, flat, and the same by owner (run, backend, model).
     knobs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    # The model's inference program: its name, the runner kind it called and who batched.
+    program: dict[str, Any] = field(default_factory=dict)
     loadgen: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)
     system_info: dict[str, Any] = field(default_factory=dict)

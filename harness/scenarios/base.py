@@ -1,4 +1,12 @@
-"""What both SUTs share: counters, batch execution on a runner, and response packing."""
+"""What both SUTs share: the completion callback programs call, response packing, and bookkeeping.
+
+A ``Completer`` turns ``done(ids, responses)`` calls into QuerySamplesComplete calls and counts them. For
+the harness's own single-pass program it does nothing per sample (the hot path: pooled response
+objects per worker, one QuerySamplesComplete per batch). For every other program it checks each id: a
+sample completed twice, one the program was never handed, or one a program returns or goes idle
+without completing, fails the run with the model's and the program's names, so LoadGen is never left
+waiting for a sample that will not come.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.backends.base import Runner
-from harness.qsl import SampleStore
-from models.base import Responses
+from harness.errors import HarnessError
+from models.program import Done, Program
+from models.specs import Responses
 
 CompleteFn = Callable[[list[Any]], None]
 
 
 def pack_responses(ids: Sequence[int], responses: Responses, response_type: Any) -> list[Any]:
-    """One new QuerySampleResponse per sample, pointing into the batch's contiguous response array."""
+    """One new QuerySampleResponse per sample, pointing into the contiguous response array."""
     base = responses.data.__array_interface__["data"][0]
     offsets = responses.offsets
     starts = (offsets[:-1] + base).tolist()
@@ -63,51 +71,123 @@ class ResponsePacker:
         return pool if count == len(pool) else pool[:count]
 
 
-class BatchExecutor:
-    """Runs one batch on a runner and completes its samples with a single QuerySamplesComplete."""
+class Completer:
+    """Completes samples with LoadGen for every program of a run."""
 
-    def __init__(self, store: SampleStore, postprocess: Callable[[dict[str, np.ndarray], np.ndarray], Responses],
-                 consumes_inputs: bool, complete: CompleteFn, response_type: Any,
-                 postprocess_reads_indices: bool = True) -> None:
-        self._store = store
-        # Whether a batch's QSL indices are read at all (gathering inputs, or a postprocess that names
-        # its samples); when not, the SUTs skip turning LoadGen's index lists into arrays.
-        self.needs_indices = consumes_inputs or postprocess_reads_indices
-        self._postprocess = postprocess
-        self._consumes_inputs = consumes_inputs
+    def __init__(self, complete: CompleteFn, response_type: Any, model_name: str, checked: bool) -> None:
         self._complete = complete
-        self._response_type = response_type
+        self._type = response_type
+        self.model_name = model_name
+        # Per-sample bookkeeping for programs other than the built-in single pass: id -> program slot.
+        self.checked = checked
+        self._outstanding: dict[int, int] = {}
+        self._lock = threading.Lock()
         self.completed = 0
-        self.batches = 0
+        self.calls = 0
         self.error: BaseException | None = None
         self.error_text = ""
-        self._count_lock = threading.Lock()
-
-    def packer(self, max_batch: int) -> ResponsePacker:
-        """A packer for one worker thread (its pooled responses must not be shared)."""
-        return ResponsePacker(self._response_type, max_batch)
-
-    def run(self, runner: Runner, ids: Sequence[int], qsl_indices: np.ndarray | Sequence[int],
-            packer: ResponsePacker | None = None) -> None:
-        """One batch. ``qsl_indices`` is an int64 array when ``needs_indices``; otherwise LoadGen's
-        list is passed through unread."""
-        if self._consumes_inputs:
-            outputs = runner.infer_samples(self._store, np.asarray(qsl_indices), len(ids))
-        else:
-            outputs = runner.infer({}, len(ids))
-        responses = self._postprocess(outputs, qsl_indices)  # type: ignore[arg-type]
-        if len(responses) != len(ids):
-            raise RuntimeError(f"postprocess returned {len(responses)} responses for {len(ids)} samples")
-        if packer is None:
-            packed = pack_responses(ids, responses, self._response_type)
-        else:
-            packed = packer.pack(ids, responses)
-        self._complete(packed)  # responses.data and the packer's buffer stay alive until this returns
-        with self._count_lock:
-            self.completed += len(ids)
-            self.batches += 1
 
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
             self.error_text = "".join(traceback.format_exception(exc))
+
+    def _problem(self, program: str, what: str) -> HarnessError:
+        error = HarnessError(f"model {self.model_name}: program {program} {what}",
+                             "fix the model's program (models/<name>/program.py): every sample it is handed "
+                             "must be completed exactly once")
+        self.fail(error)
+        return error
+
+    # -- the callbacks programs get ---------------------------------------------
+    def done_for(self, slot: "ProgramSlot", packer: ResponsePacker | None) -> Done:
+        complete, response_type = self._complete, self._type
+        lock = self._lock
+        checked = self.checked
+        program_name = type(slot.program).__name__
+
+        def done(ids: Sequence[int], responses: Responses) -> None:
+            if len(responses) != len(ids):
+                raise self._problem(program_name, f"returned {len(responses)} responses for {len(ids)} samples")
+            if checked:
+                with lock:
+                    unknown = [i for i in ids if self._outstanding.pop(i, None) is None]
+                if unknown:
+                    raise self._problem(program_name, f"completed sample id {unknown[0]} twice, or one it was "
+                                                      f"never handed ({len(unknown)} such in this call)")
+            packed = packer.pack(ids, responses) if packer is not None else \
+                pack_responses(ids, responses, response_type)
+            complete(packed)  # responses.data and the packer's buffer stay alive until this returns
+            with lock:
+                self.completed += len(ids)
+                self.calls += 1
+
+        return done
+
+    # -- bookkeeping for checked programs ----------------------------------------
+    def handed(self, ids: Sequence[int], slot_index: int) -> None:
+        with self._lock:
+            for i in ids:
+                self._outstanding[i] = slot_index
+
+    def check_returned(self, slot: "ProgramSlot", ids: Sequence[int]) -> None:
+        """After run() of a program that completes within run(): every id handed must be gone."""
+        with self._lock:
+            left = [i for i in ids if i in self._outstanding]
+        if left:
+            raise self._problem(type(slot.program).__name__,
+                                f"returned from run() without completing {len(left)} of the {len(ids)} "
+                                "samples it was handed")
+
+    def outstanding_in(self, slot_index: int) -> int:
+        with self._lock:
+            return sum(1 for s in self._outstanding.values() if s == slot_index)
+
+
+class ProgramSlot:
+    """One program on one runner, with the completion callback its thread uses."""
+
+    def __init__(self, program: Program, index: int, completer: Completer, max_batch: int) -> None:
+        self.program = program
+        self.index = index
+        self.completer = completer
+        pooled = program.completes_in_run and program.batching == "harness"
+        self._packer = ResponsePacker(completer._type, max_batch) if pooled else None
+        self.done = completer.done_for(self, self._packer)
+        self._checked = completer.checked
+        self._in_run = 0
+        self._idle_ticks = 0
+
+    def run(self, ids: Sequence[int], qsl_indices: Any) -> None:
+        """Hand samples to the program; exceptions are recorded for the run loop, which aborts the run."""
+        self._in_run += 1
+        try:
+            if self._checked:
+                self.completer.handed(ids, self.index)
+            self.program.run(ids, qsl_indices, self.done)
+            if self._checked and self.program.completes_in_run:
+                self.completer.check_returned(self, ids)
+        except BaseException as exc:
+            self.completer.fail(exc)
+        finally:
+            self._in_run -= 1
+
+    def stalled(self) -> str | None:
+        """Called by the run loop a few times a second: a program that is idle (not in run(), not busy)
+        yet holds samples it never completed, three looks in a row, is a broken program."""
+        if not self._checked:
+            return None
+        failure = self.program.failure()
+        if failure is not None:
+            self.completer.fail(failure)
+            return f"program {type(self.program).__name__} failed: {failure}"
+        if self._in_run or self.program.busy() or not self.completer.outstanding_in(self.index):
+            self._idle_ticks = 0
+            return None
+        self._idle_ticks += 1
+        if self._idle_ticks < 3:
+            return None
+        left = self.completer.outstanding_in(self.index)
+        error = self.completer._problem(type(self.program).__name__,
+                                        f"is idle but never completed {left} sample(s) it was handed")
+        return str(error.message)

@@ -1,43 +1,55 @@
-"""Offline SUT: the whole query is cut into batches and spread over every runner."""
+"""Offline SUT: the whole query at once, spread over every runner's program.
+
+Harness batching: the query is cut into batches of batch_size samples (ordered by length first for
+models with a sequence axis). Program batching: each program gets one contiguous share of the query.
+With one program, LoadGen's issue thread runs the work itself (Offline sends a single query, so that
+thread has nothing else to do), saving a thread handoff per batch; with several, a worker thread each.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from harness.backends.base import Runner
 from harness.qsl import SampleStore
-from harness.scenarios.base import BatchExecutor
+from harness.scenarios.base import ProgramSlot
 
 
 class OfflineSUT:
     scenario = "Offline"
 
-    def __init__(self, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
-                 batch_timeout_us: int = 0, store: SampleStore | None = None) -> None:
-        self.executor = executor
+    def __init__(self, slots: Sequence[ProgramSlot], batch_size: int, batch_timeout_us: int = 0,
+                 store: SampleStore | None = None) -> None:
+        self.slots = list(slots)
+        first = self.slots[0].program
+        self._harness_batching = first.batching == "harness"
+        self._needs_indices = first.needs_indices
         # Variable-length models: sort the query by length so each batch pads to little.
         self._store = store if store is not None and store.lengths is not None else None
         self.batch_size = batch_size
         self.issued = 0
-        self._work: queue.SimpleQueue[tuple[list[int], np.ndarray | list[int]] | None] = queue.SimpleQueue()
-        # One runner: LoadGen's issue thread runs the batches itself (Offline sends a single query, so
-        # that thread has nothing else to do), saving a thread handoff per batch. Several runners: a
-        # worker thread each, fed from one queue.
-        self._inline = runners[0] if len(runners) == 1 else None
-        self._inline_packer = executor.packer(batch_size) if self._inline is not None else None
-        self._threads = [] if self._inline is not None else [
-            threading.Thread(target=self._worker, args=(r,), name=f"offline-{i}", daemon=True)
-            for i, r in enumerate(runners)]
+        self._work: list[queue.SimpleQueue[tuple[list[int], Any] | None]] = []
+        self._inline = self.slots[0] if len(self.slots) == 1 else None
+        self._threads = []
+        if self._inline is None:
+            shared: queue.SimpleQueue[tuple[list[int], Any] | None] = queue.SimpleQueue()
+            for i, slot in enumerate(self.slots):
+                # Harness batching: one queue all workers take from; program batching: one each.
+                work = shared if self._harness_batching else queue.SimpleQueue()
+                self._work.append(work)
+                self._threads.append(threading.Thread(target=self._worker, args=(slot, work), name=f"offline-{i}",
+                                                      daemon=True))
         for thread in self._threads:
             thread.start()
 
     # -- LoadGen callbacks (ConstructFastSUT) -------------------------------
     def issue(self, ids: list[int], indices: list[int]) -> None:
-        if not self.executor.needs_indices and self._store is None:
+        self.issued += len(ids)
+        if not self._needs_indices and self._store is None:
             self._dispatch(ids, indices)
             return
         qsl_indices = np.fromiter(indices, dtype=np.int64, count=len(indices))
@@ -47,39 +59,41 @@ class OfflineSUT:
             ids = [ids[i] for i in order.tolist()]
         self._dispatch(ids, qsl_indices)
 
-    def _dispatch(self, ids: list[int], qsl_indices: np.ndarray | list[int]) -> None:
-        """Cut the query into batches: run them here (one runner) or queue them for the workers."""
-        step = self.batch_size
-        self.issued += len(ids)
-        if self._inline is not None:
-            try:
-                for start in range(0, len(ids), step):
-                    self.executor.run(self._inline, ids[start : start + step], qsl_indices[start : start + step],
-                                      self._inline_packer)
-            except BaseException as exc:  # reported by the run loop, which aborts the run
-                self.executor.fail(exc)
+    def _dispatch(self, ids: list[int], qsl_indices: Any) -> None:
+        if self._harness_batching:
+            step = self.batch_size
+            pieces = [(ids[s : s + step], qsl_indices[s : s + step]) for s in range(0, len(ids), step)]
+            if self._inline is not None:
+                for piece in pieces:
+                    self._inline.run(*piece)
+                    if self._inline.completer.error is not None:
+                        return
+                return
+            for piece in pieces:
+                self._work[0].put(piece)
             return
-        for start in range(0, len(ids), step):
-            self._work.put((ids[start : start + step], qsl_indices[start : start + step]))
+        if self._inline is not None:
+            self._inline.run(ids, qsl_indices)
+            return
+        share = -(-len(ids) // len(self.slots))
+        for i, work in enumerate(self._work):
+            part = (ids[i * share : (i + 1) * share], qsl_indices[i * share : (i + 1) * share])
+            if part[0]:
+                work.put(part)
 
     def flush(self) -> None:
         return None
 
     # -- workers ------------------------------------------------------------
-    def _worker(self, runner: Runner) -> None:
-        packer = self.executor.packer(self.batch_size)
+    def _worker(self, slot: ProgramSlot, work: "queue.SimpleQueue[tuple[list[int], Any] | None]") -> None:
         while True:
-            item = self._work.get()
-            if item is None:
+            item = work.get()
+            if item is None or slot.completer.error is not None:
                 return
-            try:
-                self.executor.run(runner, item[0], item[1], packer)
-            except BaseException as exc:  # reported by the run loop, which aborts the run
-                self.executor.fail(exc)
-                return
+            slot.run(*item)
 
     def stop(self) -> None:
-        for _ in self._threads:
-            self._work.put(None)
+        for work in self._work:
+            work.put(None)
         for thread in self._threads:
             thread.join(timeout=30)

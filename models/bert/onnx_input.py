@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from models.bert.features import MAX_SEQ_LENGTH
+from models.bert.preprocess import MAX_SEQ_LENGTH
 from models.bert.shapes import INPUT_NAMES, OUTPUT_NAMES
 
 # Graph input names seen in MLPerf's BERT files, per harness input.

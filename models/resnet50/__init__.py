@@ -8,44 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.common import file_sha256
 from harness.errors import HarnessError
 from models.base import (
     AccuracyEntry,
     AccuracyResult,
     Dataset,
     ModelSpec,
+    NetworkSpec,
     OnnxModel,
     Responses,
     TensorSpec,
-    file_sha256,
+    WeightsFile,
 )
+from models.resnet50.metric import ACCURACY_LOG_DTYPE, top1_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-
-# The accuracy log holds one int32 class index per sample (as NVIDIA's harness
-# logs it); MLCommons' accuracy-imagenet.py reads it with --dtype int32.
-ACCURACY_LOG_DTYPE = np.int32
-
-
-def top1_accuracy(entries: Sequence[AccuracyEntry], labels: np.ndarray) -> AccuracyResult:
-    """Top-1 as accuracy-imagenet.py computes it: first record per qsl_idx, label == logged index."""
-    seen: set[int] = set()
-    good = 0
-    for entry in entries:
-        if entry.qsl_idx in seen:
-            continue
-        seen.add(entry.qsl_idx)
-        found = int(np.frombuffer(entry.data, dtype=ACCURACY_LOG_DTYPE)[0])
-        if found == int(labels[entry.qsl_idx]):
-            good += 1
-    total = len(seen)
-    if total == 0:
-        raise HarnessError("the accuracy log has no records", "rerun in accuracy mode")
-    acc = 100.0 * good / total
-    report = f"accuracy={acc:.3f}%, good={good}, total={total}"
-    return AccuracyResult(metrics={"acc": acc}, report=report)
-
 
 class ResNet50(ModelSpec):
     name = "resnet50"
@@ -54,18 +33,24 @@ class ResNet50(ModelSpec):
     mlperf_names = ("resnet50",)
     scenarios = ("Offline", "Server")
     # The preprocessed centre crop; the network does the float / mean step itself.
-    inputs = (TensorSpec("input", (3, 224, 224), "uint8"),)
-    outputs = (TensorSpec("argmax", (), "int64"),)
+    sample_inputs = (TensorSpec("input", (3, 224, 224), "uint8"),)
+    network = NetworkSpec(inputs=sample_inputs, outputs=(TensorSpec("argmax", (), "int64"),))
+    # As published for the MLPerf reference (zenodo records 4588417 and 4735647).
+    weights_files = (
+        WeightsFile("torch", "resnet50-19c8e357.pth", "https://zenodo.org/record/4588417/files/resnet50-19c8e357.pth",
+                    "9e9c86b324d80e65229fab49b8d9a8e8", "PyTorch weights (torch backend; exported to ONNX for others)"),
+        WeightsFile("onnx", "resnet50_v1.onnx", "https://zenodo.org/record/4735647/files/resnet50_v1.onnx",
+                    "f6a4da60cd5f084d97efc2c1ddb10beb", "the official ONNX model (onnxruntime, tensorrt)",
+                    optional=True),
+    )
     data_subdir = "imagenet"
     fetch_hint = "python scripts/prepare_imagenet.py --val-tar ILSVRC2012_img_val.tar"
-    weights_hint = "python scripts/fetch_resnet50_weights.py"
-    default_weights = {"torch": "resnet50-19c8e357.pth", "onnx": "resnet50_v1.onnx"}
     demo_sample_count = 256
     # MLCommons inference repo, calibration/ImageNet/cal_image_list_option_1.txt (500 images).
-    calibration_list = "cal_image_list_option_1.txt"
+    calibration_list = "calibration/cal_image_list_option_1.txt"
 
-    def __init__(self, weights: Path | None = None, seed: int = 0) -> None:
-        super().__init__(weights, seed)
+    def __init__(self, weights: Path | None = None, seed: int = 0, options: Any = None, on_gpu: bool = False) -> None:
+        super().__init__(weights, seed, options, on_gpu)
         # Index the network's argmax is shifted by: -1 for the 1001-class MLPerf ONNX model.
         self.label_offset = 0
 
@@ -107,7 +92,7 @@ class ResNet50(ModelSpec):
             graph = onnx.load(str(path), load_external_data=False).graph
         except Exception as exc:
             raise HarnessError(f"cannot read ONNX model {path}: {exc}",
-                               "re-download it with python scripts/fetch_resnet50_weights.py") from None
+                               f"re-download it with {self.weights_hint()} --all") from None
         inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
         if len(inputs) != 1:
             raise HarnessError(f"{path} has {len(inputs)} inputs; a ResNet50 classifier has one")
@@ -129,7 +114,7 @@ class ResNet50(ModelSpec):
                          f"MLPerf ONNX {path} (uint8 input prefix added)")
 
     # -- results ------------------------------------------------------------
-    def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
+    def postprocess(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         classes = np.asarray(outputs["argmax"]).reshape(-1).astype(ACCURACY_LOG_DTYPE)
         if self.label_offset:
             classes += self.label_offset

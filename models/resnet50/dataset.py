@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.common import DEMO_MARKER
 from harness.errors import HarnessError
 from models.image_cache import CachedImageDataset, fingerprint, open_image_cache
 from models.resnet50 import preprocess
-
-DEMO_MARKER = "DEMO_DATA.txt"
 
 
 def read_val_map(path: Path) -> tuple[list[str], np.ndarray]:

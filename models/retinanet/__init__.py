@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.common import file_sha256
 from models.base import (
     AccuracyEntry,
     AccuracyResult,
     Dataset,
     ModelSpec,
+    NetworkSpec,
     OnnxModel,
     Responses,
     TensorSpec,
-    file_sha256,
+    WeightsFile,
 )
 from models.retinanet.records import detection_records
 
@@ -34,18 +36,24 @@ class RetinaNet(ModelSpec):
     mlperf_names = ("retinanet",)
     scenarios = ("Offline", "Server")
     # The resized RGB image as uint8; the network does the / 255 and normalisation itself.
-    inputs = (TensorSpec("images", (3, IMAGE_SIZE, IMAGE_SIZE), "uint8"),)
+    sample_inputs = (TensorSpec("images", (3, IMAGE_SIZE, IMAGE_SIZE), "uint8"),)
     # Fixed-shape detections: rows past "count" are padding.
-    outputs = (
+    network = NetworkSpec(inputs=sample_inputs, outputs=(
         TensorSpec("boxes", (MAX_DETECTIONS, 4), "float32"),
         TensorSpec("scores", (MAX_DETECTIONS,), "float32"),
         TensorSpec("labels", (MAX_DETECTIONS,), "int64"),
         TensorSpec("count", (), "int64"),
+    ))
+    # The model MLCommons' reference runs (zenodo record 6617981, mAP 0.3755); every backend uses it:
+    # onnxruntime and TensorRT get an ONNX graph exported from it.
+    weights_files = (
+        WeightsFile("torch", "resnext50_32x4d_fpn.pth", "https://zenodo.org/record/6617981/files/resnext50_32x4d_fpn.pth",
+                    None, "PyTorch weights (every backend; exported to ONNX for onnxruntime and tensorrt)"),
     )
+    # Detection records start with their image's QSL index.
+    postprocess_reads_indices = True
     data_subdir = "openimages"
     fetch_hint = "python scripts/prepare_openimages.py (the MLPerf OpenImages validation subset, ~24,781 images)"
-    weights_hint = "python scripts/fetch_retinanet_weights.py"
-    default_weights = {"torch": "resnext50_32x4d_fpn.pth"}
     # 64 = LoadGen's performance sample count for retinanet: the demo is one loadable set.
     demo_sample_count = 64
     # MLPerf's 500 calibration images. They come from OpenImages' train split, so a validation
@@ -80,14 +88,12 @@ class RetinaNet(ModelSpec):
         path = cache_dir / "onnx" / f"retinanet-{tag}-{network.GRAPH_VERSION}.onnx"
         if not path.is_file():
             network.export_onnx(self.torch_module(), path)
-        names = {spec.name: spec.name for spec in self.outputs}
+        assert self.network is not None
+        names = {spec.name: spec.name for spec in self.network.outputs}
         return OnnxModel(path, {"images": "images"}, names, "exported from " + self.describe_weights())
 
     # -- results ------------------------------------------------------------
-    def postprocess(self, outputs: dict[str, np.ndarray]) -> Responses:
-        raise TypeError("retinanet records start with their sample's QSL index: call postprocess_batch")
-
-    def postprocess_batch(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
+    def postprocess(self, outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         return detection_records(outputs, qsl_indices)
 
     def evaluate(self, entries: Sequence[AccuracyEntry], dataset: Dataset) -> AccuracyResult:

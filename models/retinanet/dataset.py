@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from harness.common import DEMO_MARKER
 from harness.errors import HarnessError
 from models.image_cache import CachedImageDataset, fingerprint, open_image_cache
 from models.retinanet import preprocess
 
 ANNOTATIONS = Path("annotations") / "openimages-mlperf.json"
 IMAGES_DIR = Path("validation") / "data"
-DEMO_MARKER = "DEMO_DATA.txt"
 _FIX = "point --data-dir at the folder holding annotations/ and validation/data/ (scripts/prepare_openimages.py)"
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import Backend, BackendInfo, BackendOptions, Runner
+from harness.backends.base import Backend, BackendContext, BackendInfo, Runner
 from harness.backends.tensorrt import loader
 from harness.backends.tensorrt.engine_cache import (
     EngineCache,
@@ -16,8 +16,10 @@ from harness.backends.tensorrt.engine_cache import (
     calibration_cache_path,
 )
 from harness.backends.tensorrt.profiles import engine_profiles, profile_key
+from harness.common import file_sha256, say
 from harness.errors import HarnessError
-from models.base import ModelSpec, file_sha256
+from harness.options import option
+from models.base import ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorrt as trt
@@ -26,8 +28,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from harness.backends.tensorrt.builder import CalibrationFactory
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
+@dataclass(frozen=True)
+class TensorRTOptions:
+    workspace_mib: int | None = option(None, "builder workspace limit in MiB (default: TensorRT's, all GPU memory)",
+                                       minimum=1)
+    builder_optimization_level: int | None = option(None, "builder optimization level 0..5 (default: TensorRT's, 3)",
+                                                    minimum=0, maximum=5)
+    use_cuda_graphs: bool = option(False, "one CUDA graph per batch size around execute_async_v3 (NVIDIA's "
+                                          "use_graphs)")
+    start_from_device: bool = option(False, "performance samples preloaded into each GPU's memory")
 
 
 @dataclass(frozen=True)
@@ -51,17 +60,24 @@ class PlanRecord:
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
+    Options = TensorRTOptions
+    consumes = {"network": ("onnx",)}
+    weights_kinds = ("onnx", "torch")
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
         return loader.availability()
 
-    def __init__(self, model: ModelSpec, options: BackendOptions, force_rebuild: bool = False) -> None:
-        super().__init__(model, options)
+    def __init__(self, model: ModelSpec, context: BackendContext, options: Any = None,
+                 force_rebuild: bool = False) -> None:
+        super().__init__(model, context, options)
         self.trt = loader.import_tensorrt()
         import torch
 
-        if options.device == "cpu":
+        if model.network is None:
+            raise HarnessError(f"model {model.name} declares no network (ModelSpec.network) to build an engine for")
+        self.network = model.network
+        if context.device == "cpu":
             raise HarnessError("TensorRT runs on NVIDIA GPUs only, and --device cpu was given",
                                "use --backend onnxruntime (or torch) on the CPU")
         self._torch = torch
@@ -70,13 +86,13 @@ class TensorRTBackend(Backend):
         self.calibration_source = ""
         self._force = force_rebuild
         self._gpus = [GpuKind(*self._gpu_identity(i), i) for i in range(torch.cuda.device_count())]
-        self.onnx = model.onnx_model(options.cache_dir)
+        self.onnx = model.onnx_model(context.cache_dir)
         self.onnx_sha256 = file_sha256(self.onnx.path)
         self._has_qdq = _onnx_has_qdq(self.onnx.path)
         self._calibrators: list[Any] = []
-        self.profiles = engine_profiles(model.inputs, self.onnx.input_names, options.max_batch_size,
-                                        options.streams_per_device)
-        self.cache = EngineCache(options.engine_dir)
+        self.profiles = engine_profiles(self.network.inputs, self.onnx.input_names, context.max_batch_size,
+                                        context.streams_per_device)
+        self.cache = EngineCache(context.engine_dir)
         self._check_precision()
         self._calibration: tuple[str, CalibrationFactory] | None = self._calibration_factory()
         self._plan_bytes: dict[tuple[str, str], bytes] = {}
@@ -108,22 +124,22 @@ class TensorRTBackend(Backend):
 
         builder = self.trt.Builder(get_logger())
         for kind in self._kinds():
-            problem = precision_problem(self.options.precision, kind.compute_capability,
+            problem = precision_problem(self.context.precision, kind.compute_capability,
                                         builder.platform_has_fast_fp16, builder.platform_has_fast_int8)
             if problem:
-                raise HarnessError(f"{self.options.precision} engines cannot be built for {kind.name}: {problem}",
+                raise HarnessError(f"{self.context.precision} engines cannot be built for {kind.name}: {problem}",
                                    "set precision in the system config (configs/systems/) to one this GPU has")
-        if self.options.precision == "fp8" and not self._has_qdq:
+        if self.context.precision == "fp8" and not self._has_qdq:
             self.notes.append("fp8 asked for, but the ONNX model has no Q/DQ (quantize) nodes: TensorRT 10 runs "
                               "FP8 only where a quantized ONNX says so, so this engine runs fp16 kernels")
 
     def _calibration_factory(self) -> tuple[str, CalibrationFactory] | None:
         """(digest of the calibration input, factory) for int8 without Q/DQ in the ONNX, else None."""
-        if self.options.precision != "int8" or self._has_qdq:
+        if self.context.precision != "int8" or self._has_qdq:
             return None
         from harness.backends.tensorrt import calibration as cal
 
-        dataset = self.options.dataset
+        dataset = self.context.calibration
         if dataset is None:
             raise HarnessError("an int8 engine needs calibration data and no dataset was given",
                                "build through `python -m harness run` or `engines`, which open the dataset")
@@ -133,9 +149,9 @@ class TensorRTBackend(Backend):
         batch = cal.calibration_batch_size(len(chosen.indices))
         batches = cal.calibration_batches(chosen.indices, batch)
         digest = cal.calibration_digest(chosen, dataset, batch)
-        cache_path = calibration_cache_path(self.options.engine_dir, self.model.name, self.onnx_sha256, digest)
+        cache_path = calibration_cache_path(self.context.engine_dir, self.model.name, self.onnx_sha256, digest)
         graph_to_model = {graph: name for name, graph in self.onnx.input_names.items()}
-        specs = {spec.name: spec for spec in self.model.inputs}
+        specs = {spec.name: spec for spec in self.network.inputs}
 
         def factory(graph_dtypes: dict[str, str]) -> Any:
             from harness.backends.tensorrt.builder import CalibrationPlan
@@ -151,7 +167,7 @@ class TensorRTBackend(Backend):
 
     # -- plans --------------------------------------------------------------
     def key_for(self, kind: GpuKind) -> EngineKey:
-        return EngineKey(self.model.name, self.onnx_sha256, self.options.precision, profile_key(self.profiles),
+        return EngineKey(self.model.name, self.onnx_sha256, self.context.precision, profile_key(self.profiles),
                          kind.name, kind.compute_capability, str(self.trt.__version__), self.options.workspace_mib,
                          self.options.builder_optimization_level,
                          self._calibration[0] if self._calibration else "")
@@ -176,11 +192,11 @@ class TensorRTBackend(Backend):
         if found.status in ("stale", "corrupt") or why:
             say(f"!! engine {found.plan.name}: {reason}: rebuilding")
             self.cache.discard(found.plan)
-        say(f"   engine: building {self.options.precision} TensorRT {self.trt.__version__} plan for {kind.name} "
-            f"(batch {self.options.max_batch_size}, {len(self.profiles)} profile(s)) from {self.onnx.path}"
+        say(f"   engine: building {self.context.precision} TensorRT {self.trt.__version__} plan for {kind.name} "
+            f"(batch {self.context.max_batch_size}, {len(self.profiles)} profile(s)) from {self.onnx.path}"
             f" [{reason}]; this can take minutes")
-        request = BuildRequest(self.onnx.path, tuple(self.onnx.output_names[s.name] for s in self.model.outputs),
-                               self.profiles, self.options.precision, self.options.workspace_mib,
+        request = BuildRequest(self.onnx.path, tuple(self.onnx.output_names[s.name] for s in self.network.outputs),
+                               self.profiles, self.context.precision, self.options.workspace_mib,
                                self.options.builder_optimization_level)
         with self._torch.cuda.device(kind.first_index):
             result = build_plan(request, get_logger(), self._calibration[1] if self._calibration else None)
@@ -236,9 +252,9 @@ class TensorRTBackend(Backend):
         if self.options.start_from_device:
             from harness.backends.device_samples import DeviceSamples
 
-            crop = {s.name: s.sequence_axis for s in self.model.inputs if s.sequence_axis is not None}
+            crop = {s.name: s.sequence_axis for s in self.network.inputs if s.sequence_axis is not None}
             samples = self._samples.setdefault(index, DeviceSamples(device, crop))
-        runner = TensorRTRunner(self.engine_on(index), index, stream_index, self.model.inputs, self.model.outputs,
+        runner = TensorRTRunner(self.engine_on(index), index, stream_index, self.network.inputs, self.network.outputs,
                                 self.onnx.input_names, self.onnx.output_names, self.options.use_cuda_graphs, samples)
         self._runner_stats.append(runner.stats)
         if runner.stats.graph_note and runner.stats.graph_note not in self.notes:
@@ -253,12 +269,12 @@ class TensorRTBackend(Backend):
         details = {
             "engines": [vars(p) for p in self.plans], "onnx": str(self.onnx.path), "onnx_source": self.onnx.source,
             "onnx_sha256": self.onnx_sha256, "profiles_per_engine": len(self.profiles),
-            "max_batch_size": self.options.max_batch_size, "workspace_mib": self.options.workspace_mib,
+            "max_batch_size": self.context.max_batch_size, "workspace_mib": self.options.workspace_mib,
             "builder_optimization_level": self.options.builder_optimization_level,
             "use_cuda_graphs": self.options.use_cuda_graphs, "cuda_graph_batch_sizes": graphs,
             "start_from_device": self.options.start_from_device, "calibration": self.calibration_source,
         }
-        return BackendInfo(self.name, self.devices(), self.options.precision, versions, list(self.notes), details)
+        return BackendInfo(self.name, self.devices(), self.context.precision, versions, list(self.notes), details)
 
 
 def _onnx_has_qdq(path: Path) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.devices import slug
-from models.base import file_sha256
+from harness.common import file_sha256
+from harness.machine.host import slug
 
 CACHE_FORMAT = 1
 

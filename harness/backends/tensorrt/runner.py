@@ -12,7 +12,7 @@ import numpy as np
 import tensorrt as trt
 import torch
 
-from harness.backends.base import Runner
+from harness.backends.base import NetworkRunner
 from harness.backends.device_samples import DeviceSamples, graph_batch_sizes, pick_graph_size
 from harness.backends.tensorrt.profiles import buffer_elements, dtype_name, rows_elements
 from harness.errors import HarnessError
@@ -47,7 +47,7 @@ def _shape(dims: trt.Dims) -> tuple[int, ...]:
     return tuple(int(dims[i]) for i in range(len(dims)))
 
 
-class TensorRTRunner(Runner):
+class TensorRTRunner(NetworkRunner):
     def __init__(self, engine: trt.ICudaEngine, device_index: int, profile_index: int,
                  inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], input_map: Mapping[str, str],
                  output_map: Mapping[str, str], use_cuda_graphs: bool, samples: DeviceSamples | None) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from harness.errors import HarnessError
+from harness.machine.description import systems_file
 from harness.results.pages import local, runpage, submission
 from harness.results.pages.facts import RoundFacts, check_round, performance_text
 from harness.results.pages.local import INDEX_PAGE, SUMMARY_PAGE, RunView, relative
 from harness.results.pages.summary import Button, SummaryPage, build
 from harness.rules import DEFAULT_ROUND
-from harness.sysdesc import systems_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 

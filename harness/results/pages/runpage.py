@@ -8,11 +8,11 @@ from typing import Any
 
 from markupsafe import Markup
 
+from harness.machine.telemetry import SERIES_FILE
 from harness.results.logparse import latency_summary_ns
 from harness.results.pages.charts import bar_chart, line_chart
 from harness.results.pages.facts import performance_text
 from harness.results.pages.local import INDEX_PAGE, SUMMARY_PAGE, RunView, relative
-from harness.telemetry import SERIES_FILE
 
 _LATENCY_ORDER = ("min", "p50", "p90", "p95", "p97", "p99", "p99.9", "max", "mean")
 _TELEMETRY_CHARTS = (("sm_clock_mhz", "SM clock", "MHz"), ("mem_clock_mhz", "Memory clock", "MHz"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.machine.description import check
 from harness.results.pages.facts import (
     COPYRIGHT,
     RoundFacts,
@@ -19,7 +20,6 @@ from harness.results.pages.facts import (
     round_date,
 )
 from harness.results.pages.facts import row_name as page_row_name
-from harness.sysdesc import check
 
 
 @dataclass

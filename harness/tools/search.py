@@ -10,10 +10,6 @@ expected QPS measures samples/s, and a second run at that rate confirms it. The 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,8 +18,10 @@ from typing import Any
 
 import yaml
 
-from harness.config import PROJECT_ROOT, configs_dir
+from harness.config import configs_dir
 from harness.errors import HarnessError
+from harness.tools.args import add_run_arguments, run_arguments_of, spec_from_args
+from harness.tools.child import run_child
 
 
 @dataclass
@@ -98,21 +96,12 @@ def find_offline_rate(probe: Callable[[float], Probe], start_qps: float, max_pro
     return result
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
 def run_probe(run_args: list[str], qps: float, results_dir: Path, extra: list[str]) -> tuple[Probe, dict[str, Any]]:
     """One short `harness run` at ``qps``; its run record decides VALID."""
-    before = set(results_dir.glob("*/*/*/runs/*"))
-    cmd = [sys.executable, "-m", "harness", "run", *run_args, "--target-qps", f"{qps:.6g}",
-           "--results-dir", str(results_dir), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
-    new = sorted(set(results_dir.glob("*/*/*/runs/*")) - before)
-    if proc.returncode not in (0, 4) or not new or not (new[-1] / "run.json").is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise HarnessError(f"probe at {qps:,.0f} QPS failed (exit {proc.returncode}):\n{tail}")
-    record = json.loads((new[-1] / "run.json").read_text())
+    child = run_child([*run_args, "--target-qps", f"{qps:.6g}", *extra], results_dir)
+    if child.returncode not in (0, 4) or child.record is None:
+        raise HarnessError(f"probe at {qps:,.0f} QPS failed (exit {child.returncode}):\n{child.tail()}")
+    record = child.record
     result = record.get("result") or {}
     p99 = (record.get("latency_ns") or {}).get("p99")
     note = "stopped early (clearly behind)" if result.get("aborted") else "; ".join(result.get("explanation", []))
@@ -147,84 +136,59 @@ def write_override(system: str, model: str, scenario: str, backend: str, knobs: 
     return path
 
 
-def _run_args(args: argparse.Namespace) -> list[str]:
-    out = ["--model", args.model, "--scenario", args.scenario, "--backend", args.backend, "--system", args.system,
-           "--device", args.device]
-    if args.demo:
-        out.append("--demo")
-    if args.data_dir:
-        out += ["--data-dir", str(args.data_dir)]
-    if args.weights:
-        out += ["--weights", str(args.weights)]
-    for knob in args.knobs:
-        out += ["--set", knob]
-    return out
+# Run flags the search sets per probe itself.
+_PROBE_FLAGS = ("--target-qps", "--min-duration-ms", "--abort-when-behind", "--mode", "--strict")
 
 
 def _resolve_start(args: argparse.Namespace) -> tuple[str, str, str, str, float]:
     """(system, backend, model, scenario, configured target) as `harness run` would resolve them."""
     from harness.resolve import resolve
-    from harness.spec import RunSpec
 
-    spec = RunSpec(model=args.model, scenario=args.scenario, backend=args.backend, system=args.system,
-                   device=args.device, demo=args.demo, data_dir=args.data_dir, weights=args.weights,
-                   knob_overrides=tuple(args.knobs))
-    r = resolve(spec)
-    return r.system.name, r.backend_name, r.model.name, spec.scenario, r.target_qps
+    r = resolve(spec_from_args(args))
+    return r.system.name, r.backend_name, r.model.name, r.spec.scenario, r.target_qps
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness search", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--scenario", required=True)
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--system", default="auto")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--demo", action="store_true")
-    p.add_argument("--data-dir", type=Path)
-    p.add_argument("--weights", type=Path)
-    p.add_argument("--set", dest="knobs", action="append", default=[], metavar="KNOB=VALUE")
+    add_run_arguments(p)
+    p.set_defaults(results_dir=Path("results/search"))
     p.add_argument("--start-qps", type=float, help="first target (default: the system config's)")
     p.add_argument("--probe-duration-ms", type=int, default=10000, help="minimum duration of each probe")
-    p.add_argument("--min-query-count", type=int, help="minimum queries per probe (default: LoadGen's)")
-    p.add_argument("--target-latency-ms", type=float, help="Server bound override (not comparable)")
     p.add_argument("--max-probes", type=int, default=8)
     p.add_argument("--tolerance", type=float, default=0.03, help="stop when the bracket is this tight")
     p.add_argument("--behind-s", type=float, default=2.0,
                    help="Server: stop a probe once its backlog exceeds this many seconds of work")
-    p.add_argument("--results-dir", type=Path, default=Path("results/search"))
     p.add_argument("--write", action="store_true", help="store the result in configs/systems/searched/")
-    args = p.parse_args(argv)
+    return p
+
+
+def _search(scenario: str, probe: Callable[[float], Probe], start: float, args: argparse.Namespace) -> SearchResult:
+    if scenario == "Server":
+        return find_highest_valid(probe, start, args.max_probes, args.tolerance)
+    return find_offline_rate(probe, start, args.max_probes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     system, backend, model, scenario, configured = _resolve_start(args)
     start = args.start_qps or configured
-    run_args = _run_args(args)
+    run_args = run_arguments_of(args, skip=_PROBE_FLAGS)
     extra = ["--min-duration-ms", str(args.probe_duration_ms)]
-    if args.min_query_count is not None:
-        extra += ["--min-query-count", str(args.min_query_count)]
-    if args.target_latency_ms is not None:
-        extra += ["--target-latency-ms", str(args.target_latency_ms)]
+    if scenario == "Server":
+        extra += ["--abort-when-behind", str(args.behind_s)]
     unit = "queries/s" if scenario == "Server" else "samples/s"
     print(f"== search {model} {scenario} on {system} with {backend}, from {start:,.1f} QPS "
           f"({args.probe_duration_ms / 1000:g} s probes)")
     print(f"  {'target':>12s} {'p99 ms':>9s} {'achieved':>12s}")
-    if scenario == "Server":
-        def probe(qps: float) -> Probe:
-            result, _ = run_probe(run_args, qps, args.results_dir, [*extra, "--abort-when-behind",
-                                                                     str(args.behind_s)])
-            _print_probe(result, unit)
-            return result
 
-        search = find_highest_valid(probe, start, args.max_probes, args.tolerance)
-        knob = "server_target_qps"
-    else:
-        def offline_probe(qps: float) -> Probe:
-            result, _ = run_probe(run_args, qps, args.results_dir, extra)
-            _print_probe(result, unit)
-            return result
+    def probe(qps: float) -> Probe:
+        result, _ = run_probe(run_args, qps, args.results_dir, extra)
+        _print_probe(result, unit)
+        return result
 
-        search = find_offline_rate(offline_probe, start, args.max_probes)
-        knob = "offline_expected_qps"
+    search = _search(scenario, probe, start, args)
+    knob = "server_target_qps" if scenario == "Server" else "offline_expected_qps"
     best = search.best
     if best is None:
         hint = ("lower --start-qps" if scenario == "Server" else "raise --probe-duration-ms or --max-probes")

@@ -13,7 +13,7 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from models.bert.features import SquadExample
+from models.bert.preprocess import SquadExample
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

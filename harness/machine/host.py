@@ -1,15 +1,15 @@
-"""What this machine has: GPUs (nvidia-smi, else torch.cuda), CPU, memory, OS."""
+"""What this machine has for a run: visible GPUs (nvidia-smi, else torch.cuda), CPU, memory, OS."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
+
+from harness.machine.gpus import query as gpu_query
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,12 @@ class HostInfo:
 
 
 def _nvidia_smi() -> list[GpuInfo]:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return []
-    try:
-        out = subprocess.run(
-            [exe, "--query-gpu=index,name,memory.total,driver_version,compute_cap",
-             "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
+    """The visible GPUs as nvidia-smi names them, numbered as CUDA numbers them."""
     gpus = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 4:
-            continue
+    for i, row in enumerate(gpu_query(["name", "memory.total", "driver_version", "compute_cap"])):
         try:
-            gpus.append(GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), parts[3],
-                                parts[4] if len(parts) > 4 else ""))
+            gpus.append(GpuInfo(i, row["name"], int(float(row["memory.total"])), row["driver_version"],
+                                row["compute_cap"]))
         except ValueError:
             continue
     return gpus
@@ -83,18 +70,6 @@ def _torch_cuda() -> list[GpuInfo]:
         gpus.append(GpuInfo(i, props.name, props.total_memory // (1 << 20), "",
                             f"{props.major}.{props.minor}"))
     return gpus
-
-
-def _cuda_visible(gpus: list[GpuInfo]) -> list[GpuInfo]:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return gpus
-    wanted = [v.strip() for v in visible.split(",") if v.strip()]
-    if not wanted or wanted == ["-1"]:
-        return []
-    by_index = {str(g.index): g for g in gpus}
-    picked = [by_index[w] for w in wanted if w in by_index]
-    return [GpuInfo(i, g.name, g.memory_mib, g.driver, g.compute_capability) for i, g in enumerate(picked)]
 
 
 def _cpu_model() -> str:
@@ -132,13 +107,13 @@ def _os_name() -> str:
 
 @lru_cache(maxsize=1)
 def detect_host() -> HostInfo:
-    gpus = _nvidia_smi() or _torch_cuda()
+    gpus = _nvidia_smi() or _torch_cuda()  # torch already applies CUDA_VISIBLE_DEVICES
     return HostInfo(
         cpu_model=_cpu_model(),
         cpu_count=os.cpu_count() or 1,
         memory_gib=_memory_gib(),
         os=_os_name(),
-        gpus=tuple(_cuda_visible(gpus)),
+        gpus=tuple(gpus),
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.hostprobe import detect_description
+from harness.machine.probe import detect_description
 
 # The v4.1 submission checker's SYSTEM_DESC_REQUIRED_FIELDS, in the order of published systems files.
 REQUIRED_FIELDS = (

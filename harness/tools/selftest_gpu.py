@@ -14,8 +14,6 @@ Tolerances (fp16 engine vs the fp32 torch module):
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.tools.child import run_child
 
 FLOAT_RTOL = 0.02
 MIN_COSINE = 0.999
@@ -101,7 +100,7 @@ def format_table(rows: Sequence[Row]) -> str:
 
 
 def _check_outputs(name: str, row: Row, samples: int, engine_dir: Path) -> None:
-    from harness.backends.base import BackendOptions
+    from harness.backends.base import BackendContext
     from harness.backends.tensorrt.backend import TensorRTBackend
     from harness.backends.torch_backend import TorchBackend
     from harness.qsl import SampleStore
@@ -112,33 +111,35 @@ def _check_outputs(name: str, row: Row, samples: int, engine_dir: Path) -> None:
     model, spec = resolved.model, resolved.spec
     dataset = model.open_dataset(resolved.data_dir, spec.cache_dir / "preprocessed")
     count = min(samples, dataset.total_count)
-    store = SampleStore(dataset, model.inputs)
+    store = SampleStore(dataset, model.sample_inputs, model.ragged)
+    if model.ragged or model.program.needs != "network":
+        raise HarnessError(f"{name}: the engine check compares whole-sample network outputs; this model's "
+                           f"program ({model.program.__name__}) needs its own check")
     store.load(list(range(count)))
     inputs = store.gather(np.arange(count))
     print(f"== {name}: {model.describe_weights()}; {dataset.describe()}; comparing {count} samples", flush=True)
-    torch_options = BackendOptions(device="cuda", precision="fp32", max_batch_size=count, cache_dir=spec.cache_dir)
-    with TorchBackend(model, torch_options).create_runner("cuda:0", 0) as runner:
-        reference = runner.infer(inputs, count)
-    trt_options = replace(torch_options, precision="fp16", engine_dir=engine_dir)
-    trt_backend = TensorRTBackend(model, trt_options)
+    torch_context = BackendContext(device="cuda", precision="fp32", max_batch_size=count, cache_dir=spec.cache_dir)
+    with TorchBackend(model, torch_context).create_runner("cuda:0", 0) as runner:
+        reference = runner.infer(inputs, count)  # type: ignore[attr-defined]
+    trt_context = replace(torch_context, precision="fp16", engine_dir=engine_dir, calibration=dataset)
+    trt_backend = TensorRTBackend(model, trt_context)
     plan = trt_backend.plans[0]
     row.build = f"{plan.build_s:.1f} s" if plan.status != "reused" else "cached"
     with trt_backend.create_runner("cuda:0", 0) as runner:
-        candidate = runner.infer(inputs, count)
+        candidate = runner.infer(inputs, count)  # type: ignore[attr-defined]
     check = compare_outputs(reference, candidate, model.uses_random_weights)
     row.outputs, row.outputs_ok = check.text, check.passed
 
 
 def _offline_run(name: str, duration_s: int, results_dir: Path, row: Row) -> None:
-    cmd = [sys.executable, "-m", "harness", "run", "--model", name, "--scenario", "offline", "--backend", "tensorrt",
-           "--min-duration-ms", str(duration_s * 1000), "--results-dir", str(results_dir)]
-    print(f"== {name}: {duration_s} s Offline run: {' '.join(cmd[1:])}", flush=True)
-    proc = subprocess.run(cmd, text=True)
-    records = sorted(results_dir.glob("*/*/Offline/runs/*/run.json"), key=lambda p: p.stat().st_mtime)
-    if proc.returncode != 0 or not records:
-        row.problem = f"the Offline run exited {proc.returncode}"
+    args = ["--model", name, "--scenario", "offline", "--backend", "tensorrt", "--min-duration-ms",
+            str(duration_s * 1000)]
+    print(f"== {name}: {duration_s} s Offline run: run {' '.join(args)}", flush=True)
+    child = run_child(args, results_dir, capture=False)
+    if child.returncode != 0 or child.record is None:
+        row.problem = f"the Offline run exited {child.returncode}"
         return
-    record = json.loads(records[-1].read_text())
+    record = child.record
     result = record.get("result", {})
     value = result.get("value")
     row.samples_per_s = f"{value:,.0f}" if value is not None else "no result"
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.backends.tensorrt import loader
     from models import model_names
 
-    parser = argparse.ArgumentParser(prog="python -m harness.selftest_gpu", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness selftest-gpu", description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(model_names()), help="comma-separated (default: all)")
     parser.add_argument("--samples", type=int, default=64, help="samples compared with torch")
     parser.add_argument("--duration-s", type=int, default=30, help="Offline run length")
@@ -177,5 +178,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if rows and all(r.passed for r in rows) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())

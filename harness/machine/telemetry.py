@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.devices import HostInfo
+from harness.machine.gpus import nvidia_smi, smi_ids_for
+from harness.machine.host import HostInfo
 
 SERIES_FILE = "telemetry.csv"
 # nvidia-smi query fields and the CSV column each becomes.
@@ -52,25 +51,11 @@ def parse_query_output(text: str, time_s: float) -> list[Sample]:
     return samples
 
 
-def visible_gpu_ids() -> list[str] | None:
-    """The GPUs the run may use, as nvidia-smi -i ids; None means all of them."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return None
-    return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
-
-
 def nvidia_smi_query(gpu_ids: list[str] | None) -> str:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return ""
-    args = [exe, "--query-gpu=" + ",".join(field for field, _ in _QUERY), "--format=csv,noheader,nounits"]
+    args = ["--query-gpu=" + ",".join(field for field, _ in _QUERY), "--format=csv,noheader,nounits"]
     if gpu_ids:
         args += ["-i", ",".join(gpu_ids)]
-    try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    return nvidia_smi(args, timeout_s=10)
 
 
 def summarize(samples: list[Sample]) -> dict[str, dict[str, dict[str, float]]]:
@@ -147,15 +132,6 @@ class NoTelemetry:
         return {"recorded": False, "reason": self.reason}
 
 
-def gpu_ids_for(devices: list[str]) -> list[str] | None:
-    """nvidia-smi ids of the devices a backend runs on ('cuda:1' is the 2nd GPU CUDA_VISIBLE_DEVICES shows)."""
-    visible = visible_gpu_ids()
-    used = [d.split(":", 1)[1] for d in devices if d.startswith("cuda:") and d.split(":", 1)[1].isdigit()]
-    if not used:
-        return visible
-    return [visible[int(i)] if visible is not None and int(i) < len(visible) else i for i in used]
-
-
 def start(run_dir: Path, host: HostInfo, devices: list[str], interval_s: float = 1.0) -> Sampler | NoTelemetry:
     """Begin sampling the run's GPUs; for a run on the CPU, record nothing."""
     if not host.gpus:
@@ -166,6 +142,6 @@ def start(run_dir: Path, host: HostInfo, devices: list[str], interval_s: float =
     if shutil.which("nvidia-smi") is None:
         return NoTelemetry("nvidia-smi not found: GPU telemetry needs the NVIDIA driver's tools on PATH")
     try:
-        return Sampler(run_dir, gpu_ids_for(devices), interval_s).start()
+        return Sampler(run_dir, smi_ids_for(devices), interval_s).start()
     except OSError as exc:
         return NoTelemetry(f"could not write {run_dir / SERIES_FILE}: {exc}")

@@ -3,7 +3,7 @@
 ConstructFastSUT, every query completed at once inside the issue callback, with QuerySampleResponse
 objects built once and only their ids set per call (one preallocated response buffer), Offline
 completions batched 4096 samples per QuerySamplesComplete call. Run as
-`python -m harness.bench.bare_sut <scenario> <target_qps> <min_duration_ms> <min_query_count> <outdir>`
+`python -m harness.tools.bare_sut <scenario> <target_qps> <min_duration_ms> <min_query_count> <outdir>`
 (one LoadGen test per process). Prints the detail-log results as JSON.
 """
 

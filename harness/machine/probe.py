@@ -16,7 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.devices import HostInfo, detect_host
+from harness.machine.gpus import nvidia_smi
+from harness.machine.gpus import query as gpu_query
+from harness.machine.host import HostInfo, detect_host
 
 _SYS = Path("/sys")
 # GPU memory type by product name (nvidia-smi does not report it); first match wins.
@@ -25,6 +27,8 @@ _MEMORY_TYPES = ((r"H200|GH200|B200|B100", "HBM3e"), (r"H100.*(SXM|HBM3|NVL)", "
 
 
 def _run(args: list[str], timeout: float = 20) -> str:
+    if args[0] == "nvidia-smi":
+        return nvidia_smi(args[1:], timeout)
     exe = shutil.which(args[0])
     if not exe:
         return ""
@@ -58,19 +62,9 @@ def _gib_text(gib: float) -> str:
 
 def gpu_details() -> list[dict[str, str]]:
     """Per visible GPU: name, memory, max SM clock, PCIe link (from nvidia-smi), in CUDA_VISIBLE_DEVICES order."""
-    fields = "index,name,memory.total,clocks.max.sm,pcie.link.gen.max,pcie.link.width.max,driver_version"
-    out = _run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"])
-    gpus = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 7:
-            gpus.append(dict(zip(("index", "name", "memory_mib", "max_sm_mhz", "pcie_gen", "pcie_width", "driver"),
-                                 parts)))
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        wanted = [v.strip() for v in visible.split(",") if v.strip()]
-        gpus = [g for w in wanted for g in gpus if g["index"] == w]
-    return gpus
+    names = {"index": "index", "name": "name", "memory.total": "memory_mib", "clocks.max.sm": "max_sm_mhz",
+             "pcie.link.gen.max": "pcie_gen", "pcie.link.width.max": "pcie_width", "driver_version": "driver"}
+    return [{ours: row[field] for field, ours in names.items()} for row in gpu_query(list(names))]
 
 
 def _nvlink() -> bool:

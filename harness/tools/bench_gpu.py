@@ -8,69 +8,29 @@ and the ratio to the published per-GPU figure (configs/reference/published_resul
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.config import PROJECT_ROOT, configs_dir
-from harness.devices import detect_host, slug
 from harness.errors import HarnessError
+from harness.machine.host import detect_host, slug
+from harness.results.published import published_per_gpu
+from harness.tools.args import add_run_arguments, run_arguments_of
+from harness.tools.child import run_child
 
-
-@dataclass(frozen=True)
-class Published:
-    round: str
-    system: str
-    accelerator: str
-    accelerators: int
-    value: float
-    metric: str
-
-    @property
-    def per_accelerator(self) -> float:
-        return self.value / self.accelerators
-
-
-def published_per_gpu(accelerator: str, mlperf_model: str, scenario: str, gpu_count: int = 1,
-                      path: Path | None = None) -> Published | None:
-    """The newest published result for this GPU model, benchmark and scenario, from the system whose GPU
-    count is closest to ``gpu_count`` (None if there is none)."""
-    path = path or configs_dir() / "reference" / "published_results.csv"
-    if not path.is_file():
-        return None
-    best: Published | None = None
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if (row["accelerator"].lower() != accelerator.lower() or row["model"] != mlperf_model
-                    or row["scenario"] != scenario):
-                continue
-            entry = Published(row["round"], row["system"], row["accelerator"], int(row["accelerators"]),
-                              float(row["value"]), row["metric"])
-            if best is None or (entry.round, -abs(entry.accelerators - gpu_count)) > (
-                    best.round, -abs(best.accelerators - gpu_count)):
-                best = entry
-    return best
+# Run flags bench-gpu sets itself (both scenarios, its own duration).
+_OWN_FLAGS = ("--scenario", "--min-duration-ms", "--min-query-count", "--mode")
 
 
 def _run(args: argparse.Namespace, scenario: str, results_dir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "harness", "run", "--model", args.model, "--scenario", scenario,
-           "--backend", args.backend, "--system", args.system, "--min-duration-ms", str(args.duration_ms),
-           "--min-query-count", "1", "--results-dir", str(results_dir), *args.run_args]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    print(f"== {' '.join(cmd[2:])}", flush=True)
-    before = set(results_dir.glob("*/*/*/runs/*"))
-    proc = subprocess.run(cmd, env=env, check=False)
-    new = sorted(set(results_dir.glob("*/*/*/runs/*")) - before)
-    if proc.returncode != 0 or not new:
-        raise HarnessError(f"the {scenario} run failed (exit {proc.returncode})", "see its output above")
-    record: dict[str, Any] = json.loads((new[-1] / "run.json").read_text())
-    return record
+    run_args = ["--scenario", scenario, *run_arguments_of(args, skip=_OWN_FLAGS),
+                "--min-duration-ms", str(args.duration_ms), "--min-query-count", "1"]
+    print(f"== run {' '.join(run_args)}", flush=True)
+    child = run_child(run_args, results_dir, capture=False)
+    if child.returncode != 0 or child.record is None:
+        raise HarnessError(f"the {scenario} run failed (exit {child.returncode})", "see its output above")
+    return child.record
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
@@ -85,13 +45,10 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness bench-gpu", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="resnet50")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--system", default="auto")
+    add_run_arguments(p, scenario_required=False)
     p.add_argument("--duration-ms", type=int, default=60000)
     p.add_argument("--out", type=Path, default=Path("results/bench"))
     p.add_argument("--allow-cpu", action="store_true", help="run without a GPU (to try the command itself)")
-    p.add_argument("run_args", nargs="*", help="extra `harness run` arguments (after --)")
     args = p.parse_args(argv)
     host = detect_host()
     if not host.gpus and not args.allow_cpu:
@@ -100,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.out / "runs"
     offline = _run(args, "offline", runs_dir)
     server = _run(args, "server", runs_dir)
-    from harness.systems import load_system, resolve_system
+    from harness.system_configs import load_system, resolve_system
 
     system = resolve_system(args.system, host)
     reference_system = load_system(system.derived_from) if system.derived_from else system

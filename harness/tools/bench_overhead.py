@@ -1,7 +1,7 @@
 """`python -m harness bench-overhead`: the harness's own cost per sample, against a bare LoadGen SUT.
 
 Side by side in one sitting, at the same LoadGen settings, each test in its own process:
-  (a) bare: ConstructFastSUT, immediate batched completion (harness.bench.bare_sut);
+  (a) bare: ConstructFastSUT, immediate batched completion (harness.tools.bare_sut);
   (b) harness: `python -m harness run --backend null` (the real Offline / Server SUTs, batcher and
       response packing, with the ResNet50 QSL loaded into memory).
 Offline: samples/s for a fixed number of samples. Server: the highest VALID target QPS at the 15 ms p99
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -20,20 +19,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.config import PROJECT_ROOT
-from harness.devices import detect_host
-from harness.search import Probe, SearchResult, find_highest_valid
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+from harness.machine.host import detect_host
+from harness.tools.child import child_env
+from harness.tools.search import Probe, SearchResult, find_highest_valid
 
 
 def run_bare(scenario: str, qps: float, duration_ms: int, queries: int, outdir: Path, coalesce: bool) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.bench.bare_sut", scenario, str(qps), str(duration_ms), str(queries),
+        [sys.executable, "-m", "harness.tools.bare_sut", scenario, str(qps), str(duration_ms), str(queries),
          str(outdir), "1" if coalesce else "0"],
-        capture_output=True, text=True, env=_env(), cwd=outdir.parent, check=False)
+        capture_output=True, text=True, env=child_env(), cwd=outdir.parent, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"bare SUT failed:\n{proc.stdout}\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -46,7 +41,7 @@ def run_harness(scenario: str, qps: float, duration_ms: int, queries: int, outdi
             "--backend", "null", "--system", "cpu", "--demo", "--demo-samples", "1024", "--target-qps", str(qps),
             "--min-duration-ms", str(duration_ms), "--min-query-count", str(queries),
             "--results-dir", str(outdir), *extra]
-    proc = subprocess.run(args, capture_output=True, text=True, env=_env(), cwd=outdir.parent, check=False)
+    proc = subprocess.run(args, capture_output=True, text=True, env=child_env(), cwd=outdir.parent, check=False)
     records = sorted(outdir.glob("*/*/*/runs/*/run.json"))
     if proc.returncode != 0 or not records:
         raise RuntimeError(f"harness run failed:\n{proc.stdout}\n{proc.stderr}")
