@@ -33,6 +33,23 @@ if TYPE_CHECKING:  # pragma: no cover
 LABELS = "labels"
 
 
+def normalized_argmax(logits: "torch.Tensor", norm: "torch.Tensor") -> "torch.Tensor":
+    """argmax over classes of logits / norm as uint8, the first class winning ties (as np.argmax does).
+
+    Written as one division and comparison per class: torch.argmax over a leading axis of 3 is several
+    times slower on a CPU than these elementwise passes, and the values compared are the same."""
+    import torch
+
+    best = logits[0] / norm
+    labels = torch.zeros(best.shape, dtype=torch.uint8, device=best.device)
+    for c in range(1, logits.shape[0]):
+        value = logits[c] / norm
+        labels.masked_fill_(value > best, c)
+        if c + 1 < logits.shape[0]:
+            best = torch.maximum(best, value)  # where(value > best, value, best) for the values compared
+    return labels
+
+
 class _Volume:
     """One sample being stitched: its image and sums on the device, the windows still to come."""
 
@@ -146,10 +163,7 @@ class SlidingWindow(Program):
                 self._finish(volume, done)
 
     def _finish(self, volume: _Volume, done: Done) -> None:
-        torch = self._torch
-        volume.logits /= volume.norm
-        labels = torch.argmax(volume.logits, dim=0).to(torch.uint8)
-        host = labels.cpu().numpy()
+        host = normalized_argmax(volume.logits, volume.norm).cpu().numpy()
         volume.image = volume.logits = volume.norm = None  # type: ignore[assignment]
         responses = self._postprocess({LABELS: host[np.newaxis]}, np.array([volume.qsl_index], dtype=np.int64))
         done([volume.sample_id], responses)
