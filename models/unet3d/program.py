@@ -114,13 +114,19 @@ class SlidingWindow(Program):
             self._call(pending, done)
 
     def measure_rate(self) -> float | None:
-        """Samples/s over (up to) two loaded samples, after warm-up."""
-        indices = self.samples.example_indices(min(2, self.samples.total_count))
+        """Samples/s: the time per window over (up to) two samples, times the mean window count of up to
+        eight samples (volumes differ in size, and the first ones need not be typical)."""
+        indices = self.samples.example_indices(min(8, self.samples.total_count))
         if len(indices) == 0:
             return None
+        counts = [len(window_starts(self.samples.sample(int(i))[self._sample_name].shape[1:], self._roi))
+                  for i in indices]
+        probe = indices[:2]
+        windows_before = self.windows
         started = time.monotonic()
-        self.run(list(range(len(indices))), indices, lambda ids, responses: None)
-        return len(indices) / max(time.monotonic() - started, 1e-9)
+        self.run(list(range(len(probe))), probe, lambda ids, responses: None)
+        per_window = (time.monotonic() - started) / max(1, self.windows - windows_before)
+        return 1.0 / max(per_window * float(np.mean(counts)), 1e-9)
 
     # -- internals ------------------------------------------------------------
     def _open(self, sample_id: int, qsl_index: int) -> tuple[_Volume, list[tuple[int, int, int]]]:
