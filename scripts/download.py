@@ -54,23 +54,6 @@ def download(url: str, dest: Path, md5: str | None = None, timeout_s: float = 60
     return dest
 
 
-def fetch_all(files: dict[str, tuple[str, str, str | None]], kinds: list[str], dest: Path,
-              base_url: str | None = None) -> int:
-    """Download files[kind] = (url, file name, md5) for each kind into dest; a mirror replaces the
-    URL's folder. Returns the script's exit code (1 after the first failed download)."""
-    try:
-        for kind in kinds:
-            url, name, md5 = files[kind]
-            if base_url:
-                url = base_url.rstrip("/") + "/" + name
-            download(url, dest / name, md5)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"files in {dest}", file=sys.stderr)
-    return 0
-
-
 def data_root() -> Path:
     root = Path(__file__).resolve().parent.parent
     return Path(os.environ.get("MLPERF_DATA_DIR", root / "data"))

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.backends import BackendOptions, backend_class, backend_names, choose_auto
-from harness.devices import GpuInfo, HostInfo
+from harness.backends import BackendContext, backend_class, backend_names
 from harness.errors import HarnessError
+from harness.machine.host import GpuInfo, HostInfo
+from harness.resolve import choose_backend
 from models.resnet50 import ResNet50
 from models.resnet50.dataset import ImageNetDataset
 from models.resnet50.demo import write_demo_imagenet
@@ -31,27 +32,31 @@ def test_registry_and_lazy_imports() -> None:
 
 def test_auto_choice_and_reason() -> None:
     cpu = HostInfo("cpu", 2, 8.0, "Linux", ())
-    assert choose_auto(cpu) == ("onnxruntime", "no GPU: ONNX Runtime on the CPU")
+    assert choose_backend(cpu, "auto", ResNet50) == ("onnxruntime", "no GPU: ONNX Runtime on the CPU")
     with pytest.raises(HarnessError, match="GPU was asked for"):
-        choose_auto(cpu, "cuda")
+        choose_backend(cpu, "cuda", ResNet50)
     gpu = HostInfo("cpu", 2, 8.0, "Linux", (GpuInfo(0, "NVIDIA H100 80GB HBM3", 81559),))
-    name, reason = choose_auto(gpu)
-    assert name in {"torch", "onnxruntime"} and "1x NVIDIA H100 80GB HBM3" in reason
+    name, reason = choose_backend(gpu, "auto", ResNet50)
+    import torch
+
+    # No TensorRT here: torch on CUDA where torch sees a GPU, else ONNX Runtime on the CPU.
+    assert name == ("torch" if torch.cuda.is_available() else "onnxruntime")
+    assert "1x NVIDIA H100 80GB HBM3" in reason and "tensorrt unusable" in reason
 
 
 def test_null_backend_gives_fixed_valid_outputs() -> None:
-    backend = backend_class("null")(ResNet50(), BackendOptions(max_batch_size=8))
+    backend = backend_class("null")(ResNet50(), BackendContext(max_batch_size=8))
     (runner,) = backend.runners()
     out = runner.infer({}, 5)
     assert out["argmax"].shape == (5,) and not out["argmax"].any()
-    assert len(ResNet50().postprocess(out)) == 5
+    assert len(ResNet50().postprocess(out, np.arange(5))) == 5
 
 
 def test_torch_and_onnxruntime_agree(crops: np.ndarray, tmp_path: Path) -> None:
     model = ResNet50(seed=1)
-    options = BackendOptions(max_batch_size=4, cache_dir=tmp_path)
-    torch_out = backend_class("torch")(model, options).runners()[0].infer({"input": crops}, 4)
-    ort_backend = backend_class("onnxruntime")(model, options)
+    context = BackendContext(max_batch_size=4, cache_dir=tmp_path)
+    torch_out = backend_class("torch")(model, context).runners()[0].infer({"input": crops}, 4)
+    ort_backend = backend_class("onnxruntime")(model, context)
     ort_out = ort_backend.runners()[0].infer({"input": crops}, 4)
     assert torch_out["argmax"].shape == (4,)
     np.testing.assert_array_equal(torch_out["argmax"], ort_out["argmax"])
@@ -85,19 +90,19 @@ def _mlperf_style_onnx(path: Path) -> np.ndarray:
 def test_mlperf_onnx_gets_the_uint8_input_and_label_offset(crops: np.ndarray, tmp_path: Path) -> None:
     weights = _mlperf_style_onnx(tmp_path / "resnet50_v1.onnx")
     model = ResNet50(weights=tmp_path / "resnet50_v1.onnx")
-    backend = backend_class("onnxruntime")(model, BackendOptions(max_batch_size=4, cache_dir=tmp_path))
+    backend = backend_class("onnxruntime")(model, BackendContext(max_batch_size=4, cache_dir=tmp_path))
     assert model.label_offset == -1
     out = backend.runners()[0].infer({"input": crops}, 4)
     expected = (to_network_input(crops).mean(axis=(2, 3)) @ weights).argmax(axis=1)
     np.testing.assert_array_equal(out["argmax"], expected)
-    logged = model.postprocess(out)
+    logged = model.postprocess(out, np.arange(4))
     assert np.frombuffer(logged.sample_bytes(0), np.int32)[0] == expected[0] - 1
 
 
 def test_torch_backend_refuses_onnx_weights(tmp_path: Path) -> None:
     _mlperf_style_onnx(tmp_path / "resnet50_v1.onnx")
     with pytest.raises(HarnessError, match="PyTorch backends need the PyTorch weights"):
-        backend_class("torch")(ResNet50(weights=tmp_path / "resnet50_v1.onnx"), BackendOptions())
+        backend_class("torch")(ResNet50(weights=tmp_path / "resnet50_v1.onnx"), BackendContext())
 
 
 def test_torch_backend_reads_a_torchvision_state_dict(tmp_path: Path, crops: np.ndarray) -> None:
@@ -107,7 +112,7 @@ def test_torch_backend_reads_a_torchvision_state_dict(tmp_path: Path, crops: np.
     torch.manual_seed(11)
     reference = torchvision.models.resnet50().eval()
     torch.save(reference.state_dict(), tmp_path / "resnet50.pth")
-    backend = backend_class("torch")(ResNet50(weights=tmp_path / "resnet50.pth"), BackendOptions(max_batch_size=4))
+    backend = backend_class("torch")(ResNet50(weights=tmp_path / "resnet50.pth"), BackendContext(max_batch_size=4))
     got = backend.runners()[0].infer({"input": crops}, 4)["argmax"]
     x = (torch.from_numpy(crops).float() / 255 - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / \
         torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -116,4 +121,4 @@ def test_torch_backend_reads_a_torchvision_state_dict(tmp_path: Path, crops: np.
     np.testing.assert_array_equal(got, expected)
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(HarnessError, match="cannot load weights"):
-        backend_class("torch")(ResNet50(weights=tmp_path / "garbage.pth"), BackendOptions())
+        backend_class("torch")(ResNet50(weights=tmp_path / "garbage.pth"), BackendContext())

@@ -107,7 +107,7 @@ def test_dataset_loads_int64_features_and_caches_them(tmp_path: Path, capfd: pyt
     assert "tokenizing" not in capfd.readouterr().err  # second open reads the cache
     assert np.array_equal(again.features.input_ids, dataset.features.input_ids)
     # The QSL crops a batch to its longest sample
-    store = SampleStore(dataset, Bert.inputs)
+    store = SampleStore(dataset, Bert.sample_inputs)
     store.load([0, 1, 2, 3, 4])
     assert store.gather(np.array([4, 2]))["input_ids"].shape == (2, int(dataset.sample_lengths()[2]))
 

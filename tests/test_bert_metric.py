@@ -13,8 +13,8 @@ from models.base import AccuracyEntry
 from models.bert import PAD_LOGIT, Bert
 from models.bert.dataset import SquadDataset
 from models.bert.decode import final_text, logits_from_record, predict
-from models.bert.preprocess import SquadExample
 from models.bert.metric import evaluate, exact_match_score, f1_score, normalize_answer
+from models.bert.preprocess import SquadExample
 from tests.test_bert_features import write_squad
 
 
@@ -140,7 +140,7 @@ def test_postprocess_pads_cropped_logits_to_384_and_the_record_round_trips() -> 
     model = Bert()
     start = np.arange(2 * 100, dtype=np.float32).reshape(2, 100)
     end = -start
-    responses = model.postprocess({"start_logits": start, "end_logits": end})
+    responses = model.postprocess({"start_logits": start, "end_logits": end}, np.arange(len(start)))
     assert len(responses) == 2
     record = responses.sample_bytes(1)
     assert len(record) == 384 * 2 * 4  # [384, 2] float32

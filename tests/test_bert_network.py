@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from models.bert import NETWORK_ENV, Bert, network
+from models.bert import Bert, BertOptions, network
 from models.bert.shapes import BERT_LARGE, BERT_REDUCED, INPUT_NAMES
 
 
@@ -29,27 +29,22 @@ def _torch_logits(module: torch.nn.Module, batch: dict[str, np.ndarray]) -> tupl
     return start.numpy(), end.numpy()
 
 
-def test_random_weights_pick_the_network_by_device_or_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(NETWORK_ENV, "reduced")
-    assert Bert().shape is BERT_REDUCED
-    assert "reduced BERT (2 layers, hidden 128" in Bert().describe_weights()
-    assert Bert().extra_record()["reduced_network"] is True
-    monkeypatch.setenv(NETWORK_ENV, "large")
-    assert Bert().shape is BERT_LARGE
-    assert Bert().extra_record()["network_config"]["num_hidden_layers"] == 24
-    assert Bert(weights=Path("model.pytorch")).shape is BERT_LARGE  # real weights: always BERT-Large
-    monkeypatch.setenv(NETWORK_ENV, "huge")
-    with pytest.raises(HarnessError, match="not a BERT network choice"):
-        _ = Bert().shape
-    monkeypatch.delenv(NETWORK_ENV)
-    assert Bert().shape is BERT_REDUCED  # no GPU on this machine
+def test_random_weights_pick_the_network_by_device_or_choice() -> None:
+    reduced, large = BertOptions(network="reduced"), BertOptions(network="large")
+    assert Bert(options=reduced).shape is BERT_REDUCED
+    assert "reduced BERT (2 layers, hidden 128" in Bert(options=reduced).describe_weights()
+    assert Bert(options=reduced).extra_record()["reduced_network"] is True
+    assert Bert(options=large).shape is BERT_LARGE
+    assert Bert(options=large).extra_record()["network_config"]["num_hidden_layers"] == 24
+    assert Bert(weights=Path("model.pytorch"), options=reduced).shape is BERT_LARGE  # real weights: always Large
+    assert Bert().shape is BERT_REDUCED  # auto: runners on the CPU
+    assert Bert(on_gpu=True).shape is BERT_LARGE  # auto: runners on GPUs
 
 
 def test_onnx_export_matches_torch_at_any_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import onnxruntime as ort
 
-    monkeypatch.setenv(NETWORK_ENV, "reduced")
-    model = Bert()
+    model = Bert(options=BertOptions(network="reduced"))
     onnx = model.onnx_model(tmp_path)
     assert onnx.path.is_file() and "random" in onnx.path.name
     session = ort.InferenceSession(str(onnx.path), providers=["CPUExecutionProvider"])
@@ -139,11 +134,10 @@ def test_weights_load_into_the_network(tmp_path: Path, monkeypatch: pytest.Monke
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with a CUDA build of torch")
 def test_bert_large_fp16_on_the_gpu_agrees_with_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
     """The torch backend's GPU path: BERT-Large, fp16, scaled-dot-product attention, a cropped batch."""
-    from harness.backends import BackendOptions, backend_class
+    from harness.backends import BackendContext, backend_class
 
-    monkeypatch.setenv(NETWORK_ENV, "large")
-    model = Bert()
-    backend = backend_class("torch")(model, BackendOptions(device="cuda", precision="fp16", max_batch_size=4))
+    model = Bert(on_gpu=True)
+    backend = backend_class("torch")(model, BackendContext(device="cuda", precision="fp16", max_batch_size=4))
     runner = backend.runners()[0]
     batch = _batch(np.random.default_rng(4), 4, 96)
     out = runner.infer(batch, 4)

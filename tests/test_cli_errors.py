@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
+from harness.machine.host import detect_host
 from harness.resolve import _check_scenario
 from harness.rules import load_rules
 from models.resnet50 import ResNet50
@@ -74,7 +75,7 @@ def test_corrupt_image_names_it_and_writes_no_run(workdir: Path) -> None:
 def test_missing_weights_file(workdir: Path) -> None:
     _fails(run_cli(["run", "--model", "resnet50", "--scenario", "offline", "--backend", "torch",
                     "--weights", "resnet50-missing.pth"], workdir),
-           "weights file resnet50-missing.pth not found", "python scripts/fetch_resnet50_weights.py")
+           "weights file resnet50-missing.pth not found", "python scripts/fetch_weights.py --model resnet50")
 
 
 def test_mistyped_config_key_names_key_and_file(workdir: Path) -> None:
@@ -87,6 +88,7 @@ def test_mistyped_config_key_names_key_and_file(workdir: Path) -> None:
            "unknown key 'expected_qps'", "cpu.yaml", "offline_expected_qps")
 
 
+@pytest.mark.skipif(bool(detect_host().gpus), reason="this machine has a GPU")
 def test_gpu_asked_for_but_absent(workdir: Path) -> None:
     _fails(run_cli([*BASE, "--device", "cuda"], workdir), "GPU was asked for")
     _fails(run_cli([*BASE, "--system", "h100_sxm_80gb_x1"], workdir), "no GPU is visible")

@@ -10,9 +10,10 @@ import pytest
 
 from harness.errors import HarnessError
 from models.base import AccuracyEntry
-from models.resnet50 import ResNet50, preprocess, top1_accuracy
+from models.resnet50 import ResNet50, preprocess
 from models.resnet50.dataset import DEMO_MARKER, ImageNetDataset, read_val_map
 from models.resnet50.demo import write_demo_imagenet
+from models.resnet50.metric import top1_accuracy
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +99,8 @@ def test_top1_matches_accuracy_imagenet_semantics() -> None:
 
 def test_postprocess_applies_the_label_offset() -> None:
     model = ResNet50()
-    out = model.postprocess({"argmax": np.array([1, 2, 999], dtype=np.int64)})
+    out = model.postprocess({"argmax": np.array([1, 2, 999], dtype=np.int64)}, np.arange(3))
     assert [int(np.frombuffer(out.sample_bytes(i), np.int32)[0]) for i in range(3)] == [1, 2, 999]
     model.label_offset = -1  # the 1001-class MLPerf ONNX model
-    out = model.postprocess({"argmax": np.array([1, 2, 1000], dtype=np.int64)})
+    out = model.postprocess({"argmax": np.array([1, 2, 1000], dtype=np.int64)}, np.arange(3))
     assert [int(np.frombuffer(out.sample_bytes(i), np.int32)[0]) for i in range(3)] == [0, 1, 999]

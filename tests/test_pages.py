@@ -240,7 +240,7 @@ def test_report_errors(tmp_path: Path) -> None:
 
 def test_run_page_charts_gpu_telemetry(site: dict[str, Any], browser: Browser, tmp_path: Path) -> None:
     """A run whose record holds a telemetry series (nvidia-smi readings in its real format) gets charts."""
-    from harness import telemetry
+    from harness.machine import telemetry
     from harness.results.record import read_record
 
     results = tmp_path / "results"

@@ -20,7 +20,7 @@ from models.retinanet import network
 from models.retinanet.classes import MLPERF_CLASSES
 from models.retinanet.dataset import ANNOTATIONS, IMAGES_DIR, OpenImagesDataset
 from models.retinanet.demo import write_demo_openimages
-from scripts import fetch_retinanet_weights, prepare_openimages
+from scripts import prepare_openimages
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_registered_under_its_mlperf_names() -> None:
     spec = get_model_class("retinanet")
     assert spec.loadgen_name == "retinanet" and spec.mlperf_names == ("retinanet",)
-    assert [t.name for t in spec.outputs] == list(network.OUTPUT_NAMES)
+    assert spec.network is not None and [t.name for t in spec.network.outputs] == list(network.OUTPUT_NAMES)
 
 
 def test_demo_set_is_in_the_real_format(demo_dir: Path) -> None:
@@ -212,11 +212,3 @@ def test_prepare_script_fetches_the_calibration_images(tmp_path: Path, monkeypat
     argv = ["--dataset-dir", str(dest), "--calibration", "--base-url", (tmp_path / "mirror").as_uri()]
     assert prepare_openimages.main(argv) == 0
     assert sorted(p.name for p in (dest / "calibration" / "data").iterdir()) == sorted(names[:2])
-
-
-def test_weights_script_fetches_from_a_mirror(tmp_path: Path) -> None:
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    (mirror / "resnext50_32x4d_fpn.pth").write_bytes(b"weights")
-    assert fetch_retinanet_weights.main(["--dest", str(tmp_path / "models"), "--base-url", mirror.as_uri()]) == 0
-    assert (tmp_path / "models" / "resnext50_32x4d_fpn.pth").read_bytes() == b"weights"

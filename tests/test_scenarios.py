@@ -10,12 +10,13 @@ import mlperf_loadgen as lg
 import numpy as np
 import pytest
 
-from harness.backends.base import Runner
+from harness.backends.base import NetworkRunner
 from harness.qsl import SampleStore
-from harness.scenarios.base import BatchExecutor, pack_responses
+from harness.scenarios.base import Completer, ProgramSlot, pack_responses
 from harness.scenarios.offline import OfflineSUT
 from harness.scenarios.server import DynamicBatcher, ServerSUT
 from models.base import Dataset, Responses, TensorSpec
+from models.program import ProgramSetup, SinglePass
 
 
 class CountingDataset(Dataset):
@@ -39,7 +40,7 @@ class CountingDataset(Dataset):
         return 1 + np.arange(self.count) % self.width
 
 
-class EchoRunner(Runner):
+class EchoRunner(NetworkRunner):
     """Returns each sample's first input value: lets a test check which sample reached which response."""
 
     def __init__(self) -> None:
@@ -85,14 +86,26 @@ def test_sequence_axis_is_cropped_to_the_longest_sample() -> None:
     assert store.order_by_length(np.array([3, 0, 2, 1])).tolist() == [1, 3, 2, 0]
 
 
-def _executor(store: SampleStore, collected: list) -> BatchExecutor:
-    def complete(responses: list) -> None:
-        collected.extend((r.id, int(np.frombuffer(read_response(r), np.int64)[0])) for r in responses)
+class EchoModel:
+    """What a single-pass program asks of its model: a postprocess."""
 
+    name = "echo"
+    postprocess_reads_indices = False
+
+    @staticmethod
     def postprocess(outputs: dict[str, np.ndarray], qsl_indices: np.ndarray) -> Responses:
         return Responses.rows(outputs["y"])
 
-    return BatchExecutor(store, postprocess, True, complete, lg.QuerySampleResponse)
+
+def _slots(store: SampleStore, runners: list[EchoRunner], collected: list, batch_size: int) -> list[ProgramSlot]:
+    """Single-pass programs on the runners, completing into ``collected`` as (id, answered value)."""
+    def complete(responses: list) -> None:
+        collected.extend((r.id, int(np.frombuffer(read_response(r), np.int64)[0])) for r in responses)
+
+    completer = Completer(complete, lg.QuerySampleResponse, "echo", checked=False)
+    setup = ProgramSetup(batch_size)
+    return [ProgramSlot(SinglePass(EchoModel(), r, store, setup), i, completer, batch_size)  # type: ignore[arg-type]
+            for i, r in enumerate(runners)]
 
 
 def test_offline_cuts_the_query_into_batches_over_all_runners() -> None:
@@ -100,7 +113,7 @@ def test_offline_cuts_the_query_into_batches_over_all_runners() -> None:
     store.load(list(range(100)))
     collected: list = []
     runners = [EchoRunner(), EchoRunner()]
-    sut = OfflineSUT(runners, _executor(store, collected), batch_size=16)
+    sut = OfflineSUT(_slots(store, runners, collected, 16), batch_size=16)
     ids = list(range(1000, 1100))
     indices = list(range(99, -1, -1))
     sut.issue(ids, indices)
@@ -110,7 +123,7 @@ def test_offline_cuts_the_query_into_batches_over_all_runners() -> None:
     sut.stop()
     assert sorted(collected) == sorted(zip(ids, indices))  # every id answered with its own sample
     sizes = sorted(runners[0].batch_sizes + runners[1].batch_sizes)
-    assert sizes == [4] + [16] * 6 and sut.executor.batches == 7
+    assert sizes == [4] + [16] * 6 and sut.slots[0].completer.calls == 7
 
 
 def test_offline_orders_variable_length_samples_by_length() -> None:
@@ -118,7 +131,7 @@ def test_offline_orders_variable_length_samples_by_length() -> None:
     store.load(list(range(8)))
     collected: list = []
     runner = EchoRunner()
-    sut = OfflineSUT([runner], _executor(store, collected), batch_size=2, store=store)
+    sut = OfflineSUT(_slots(store, [runner], collected, 2), batch_size=2, store=store)
     sut.issue(list(range(8)), list(range(8)))
     deadline = time.monotonic() + 10
     while len(collected) < 8 and time.monotonic() < deadline:
@@ -158,7 +171,7 @@ def test_server_sut_completes_every_query(runners: int) -> None:
     store = SampleStore(CountingDataset(50), [TensorSpec("x", (4,), "int32")])
     store.load(list(range(50)))
     collected: list = []
-    sut = ServerSUT([EchoRunner() for _ in range(runners)], _executor(store, collected), batch_size=8,
+    sut = ServerSUT(_slots(store, [EchoRunner() for _ in range(runners)], collected, 8), batch_size=8,
                     batch_timeout_us=2000)
     for i in range(200):
         sut.issue([5000 + i], [i % 50])

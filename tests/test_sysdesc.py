@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from harness import sysdesc
-from harness.devices import detect_host
 from harness.errors import HarnessError
+from harness.machine import description as sysdesc
+from harness.machine.host import detect_host
 
 
 def test_detection_fills_every_required_field() -> None:

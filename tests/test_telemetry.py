@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import telemetry
-from harness.devices import GpuInfo, HostInfo, detect_host
+from harness.machine import gpus, telemetry
+from harness.machine.host import GpuInfo, HostInfo, detect_host
 
 # `nvidia-smi --query-gpu=index,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,memory.used
 #  --format=csv,noheader,nounits` on a 2-GPU machine (the second GPU does not report power).
@@ -69,8 +69,31 @@ def test_sampler_writes_series_and_summary(tmp_path: Path) -> None:
 
 def test_gpu_ids_follow_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    assert telemetry.gpu_ids_for(["cuda:1"]) == ["3"]
-    assert telemetry.gpu_ids_for(["cuda"]) == ["2", "3"]
+    assert gpus.smi_ids_for(["cuda:1"]) == ["3"]
+    assert gpus.smi_ids_for(["cuda"]) is None  # no device named: all the visible ones
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8f3a,1")
+    assert gpus.smi_ids_for(["cuda:0", "cuda:1"]) == ["GPU-8f3a", "1"]
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert telemetry.gpu_ids_for(["cuda:0", "cuda:1"]) == ["0", "1"]
-    assert telemetry.gpu_ids_for(["cuda"]) is None
+    assert gpus.smi_ids_for(["cuda:0", "cuda:1"]) == ["0", "1"]
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, None), ("", []), ("-1", []), ("0,1", ["0", "1"]), (" 1 , 0 ", ["1", "0"]), ("1,-1,0", ["1"]),
+    ("GPU-8f3a,MIG-1c2d", ["GPU-8f3a", "MIG-1c2d"]),
+])
+def test_cuda_visible_devices_is_read_one_way(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                                              expected: list[str] | None) -> None:
+    if value is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", value)
+    assert gpus.visible_entries() == expected
+
+
+def test_visible_rows_follow_the_list_by_index_or_uuid() -> None:
+    rows = [{"index": "0", "uuid": "GPU-aaa1"}, {"index": "1", "uuid": "GPU-bbb2"}, {"index": "2", "uuid": "GPU-ccc3"}]
+    assert gpus.select_visible(rows, None) == rows
+    assert [r["index"] for r in gpus.select_visible(rows, ["2", "0"])] == ["2", "0"]
+    assert [r["index"] for r in gpus.select_visible(rows, ["GPU-bbb2", "ccc"])] == ["1", "2"]
+    assert gpus.select_visible(rows, ["7", "0"]) == []  # CUDA stops at the first entry naming no device
+    assert gpus.select_visible(rows, []) == []

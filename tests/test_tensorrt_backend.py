@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness.selftest_gpu import Row, compare_output, compare_outputs, format_table
+from harness.systems import Knobs, all_systems
 
 from harness.backends import backend_class, choose_auto
 from harness.backends.device_samples import DeviceSamples
 from harness.backends.tensorrt import diagnose, loader
-from harness.devices import GpuInfo, HostInfo
 from harness.errors import HarnessError
+from harness.machine.host import GpuInfo, HostInfo
 from harness.qsl import SampleStore
-from harness.selftest_gpu import Row, compare_output, compare_outputs, format_table
-from harness.systems import Knobs, all_systems
 from models.base import Dataset
 from tests.conftest import ROOT, run_cli
 

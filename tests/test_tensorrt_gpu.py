@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness.selftest_gpu import compare_outputs
 
 from harness.backends.base import BackendOptions
 from harness.backends.tensorrt import loader
 from harness.qsl import SampleStore
-from harness.selftest_gpu import compare_outputs
 from models.resnet50 import ResNet50
 from models.resnet50.dataset import ImageNetDataset
 from models.resnet50.demo import write_demo_imagenet

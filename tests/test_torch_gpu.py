@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.backends import BackendOptions, backend_class
+from harness.backends import BackendContext, backend_class
 from harness.backends.device_samples import graph_batch_sizes
+from harness.backends.torch_backend import TorchOptions
 from harness.qsl import SampleStore
 from models.resnet50 import ResNet50
 from models.resnet50.dataset import ImageNetDataset
@@ -25,14 +26,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SampleStore:
     root = tmp_path_factory.mktemp("gpu")
     write_demo_imagenet(root / "data", 24)
     dataset = ImageNetDataset(root / "data", root / "cache")
-    samples = SampleStore(dataset, ResNet50.inputs)
+    samples = SampleStore(dataset, ResNet50.sample_inputs)
     samples.load(list(range(24)))
     return samples
 
 
-def _run(store: SampleStore, indices: np.ndarray, **options: object) -> np.ndarray:
-    opts = BackendOptions(device="cuda", max_batch_size=16, **options)  # type: ignore[arg-type]
-    backend = backend_class("torch")(ResNet50(seed=3), opts)
+def _run(store: SampleStore, indices: np.ndarray, precision: str = "fp32", **options: object) -> np.ndarray:
+    context = BackendContext(device="cuda", max_batch_size=16, precision=precision)
+    backend = backend_class("torch")(ResNet50(seed=3), context, TorchOptions(**options))  # type: ignore[arg-type]
     runner = backend.runners()[0]
     runner.warmup(store.gather(indices[:8]), 8)
     out = runner.infer_samples(store, indices, len(indices))["argmax"].copy()

@@ -42,7 +42,7 @@ def _config(shape: BertShape, attention: str) -> Any:
 def _read_state_dict(weights: Path) -> dict[str, Any]:
     if weights.suffix.lower() == ".onnx":
         raise HarnessError(f"{weights} is an ONNX model; PyTorch backends need the PyTorch weights",
-                           "pass --weights model.pytorch (python scripts/fetch_bert_weights.py), "
+                           "pass --weights model.pytorch (python scripts/fetch_weights.py --model bert), "
                            "or run the ONNX file with --backend onnxruntime")
     state: Any
     try:
@@ -54,7 +54,7 @@ def _read_state_dict(weights: Path) -> dict[str, Any]:
             state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch / safetensors raise many types for a bad file
         raise HarnessError(f"cannot load weights {weights}: {str(exc)[:300]}",
-                           "re-download them with python scripts/fetch_bert_weights.py") from None
+                           "re-download them with python scripts/fetch_weights.py --model bert") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

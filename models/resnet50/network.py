@@ -59,21 +59,21 @@ def build(weights: Path | None, seed: int) -> ResNet50Top1:
         if weights.suffix.lower() == ".onnx":
             raise HarnessError(
                 f"{weights} is an ONNX model; PyTorch backends need the PyTorch weights",
-                "pass --weights resnet50-19c8e357.pth (python scripts/fetch_resnet50_weights.py), "
+                "pass --weights resnet50-19c8e357.pth (python scripts/fetch_weights.py --model resnet50), "
                 "or run the ONNX file with --backend onnxruntime",
             )
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file
             raise HarnessError(f"cannot load weights {weights}: {exc}",
-                               "re-download them with python scripts/fetch_resnet50_weights.py") from None
+                               "re-download them with python scripts/fetch_weights.py --model resnet50") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
             backbone.load_state_dict(state)
         except (RuntimeError, TypeError) as exc:
             raise HarnessError(f"{weights} is not a torchvision ResNet50 state dict: {str(exc)[:300]}",
-                               "use resnet50-19c8e357.pth from python scripts/fetch_resnet50_weights.py") from None
+                               "use resnet50-19c8e357.pth (python scripts/fetch_weights.py --model resnet50)") from None
     return ResNet50Top1(backbone).eval()
 
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 
-_FETCH = "scripts/fetch_retinanet_weights.py downloads resnext50_32x4d_fpn.pth (zenodo record 6617981)"
+_FETCH = "python scripts/fetch_weights.py --model retinanet downloads resnext50_32x4d_fpn.pth (zenodo record 6617981)"
 
 # Functions and classes a pickled module may name; every other global becomes a stand-in.
 _ALLOWED: dict[tuple[str, str], Any] = {
