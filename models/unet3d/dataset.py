@@ -101,6 +101,8 @@ class KitsDataset(Dataset):
                  workers: int | None = None) -> None:
         self.data_dir = data_dir
         self.location = str(data_dir)
+        if not data_dir.is_dir():
+            raise HarnessError(f"KiTS19 folder {data_dir} not found", _FETCH)
         self.is_demo = (data_dir / DEMO_MARKER).exists()
         if self.is_demo:
             self.name = "kits19-format demo set"
