@@ -114,14 +114,14 @@ class SlidingWindow(Program):
             self._call(pending, done)
 
     def measure_rate(self) -> float | None:
-        """Samples/s: the time per window over (up to) two samples, times the mean window count of up to
-        eight samples (volumes differ in size, and the first ones need not be typical)."""
+        """Samples/s: the time per window over one sample, times the mean window count of up to eight
+        samples (volumes differ in size, and the first one need not be typical)."""
         indices = self.samples.example_indices(min(8, self.samples.total_count))
         if len(indices) == 0:
             return None
         counts = [len(window_starts(self.samples.sample(int(i))[self._sample_name].shape[1:], self._roi))
                   for i in indices]
-        probe = indices[:2]
+        probe = indices[:1]
         windows_before = self.windows
         started = time.monotonic()
         self.run(list(range(len(probe))), probe, lambda ids, responses: None)
