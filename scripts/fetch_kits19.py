@@ -80,7 +80,8 @@ def link_dest(data_dir: Path, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo-dir", type=Path, default=None, help="where to clone neheller/kits19")
-    parser.add_argument("--dest", type=Path, default=None, help="the folder runs read (default: $MLPERF_DATA_DIR/kits19)")
+    parser.add_argument("--dest", type=Path, default=None,
+                        help="the folder runs read (default: $MLPERF_DATA_DIR/kits19)")
     parser.add_argument("--repo-url", default=KITS19_REPO, help="the KiTS19 repository (a mirror)")
     args = parser.parse_args(argv)
     repo_dir = args.repo_dir or data_root() / "kits19-repo"

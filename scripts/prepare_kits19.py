@@ -19,8 +19,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.errors import HarnessError  # noqa: E402
 from harness.config import PROJECT_ROOT  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
 from models.unet3d.dataset import KitsDataset  # noqa: E402
 from models.unet3d.window import window_starts  # noqa: E402
 from scripts.download import data_root  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -57,6 +57,12 @@ class Samples:
     def example_indices(self, count: int) -> np.ndarray:
         return np.arange(count)
 
+    def gather(self, qsl_indices: np.ndarray) -> dict[str, np.ndarray]:
+        raise TypeError("ragged samples")
+
+    def example(self, count: int) -> dict[str, np.ndarray]:
+        raise TypeError("ragged samples")
+
 
 def plain_loop(volume: np.ndarray, net: Net) -> np.ndarray:
     """The reference's algorithm, one window per network call: (1, D, H, W) -> (D, H, W) uint8."""
@@ -82,7 +88,7 @@ def run_program(volumes: list[np.ndarray], net: Net, batch_size: int, windows_pe
     program = SlidingWindow(MODEL(), runner, Samples(volumes), ProgramSetup(batch_size, consumes, options))
     answered: dict[int, bytes] = {}
 
-    def done(ids: list[int], responses: Responses) -> None:
+    def done(ids: Sequence[int], responses: Responses) -> None:
         assert len(ids) == len(responses) == 1 and ids[0] not in answered
         answered[ids[0]] = responses.sample_bytes(0)
 

@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     context = BackendContext(kind="network", device=args.device, max_batch_size=args.windows_per_call,
                              cache_dir=Path("build/cache"))
     backend = TorchBackend(model, context, TorchBackend.Options())
-    runner = backend.runners()[0]
+    runner: Any = backend.runners()[0]
     store = SampleStore(_OneVolume(volume), MODEL.sample_inputs, ragged=True)
     store.load([0])
     program = SlidingWindow(model, runner, store, ProgramSetup(args.windows_per_call, True, options))

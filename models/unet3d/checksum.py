@@ -17,6 +17,8 @@ import numpy as np
 
 _RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
 _REFERENCE_MODULE = "numpy.core.multiarray"
+# The pure-Python pickler (the C one offers no hook for how a global is named); typeshed omits it.
+_PythonPickler: Any = pickle._Pickler  # type: ignore[attr-defined]
 
 
 class _Md5Sink:
@@ -28,14 +30,14 @@ class _Md5Sink:
         return len(data)
 
 
-class _ReferencePickler(pickle._Pickler):  # type: ignore[name-defined]  # the pure-Python pickler
-    def save_global(self, obj: Any, name: str | None = None) -> None:
+class _ReferencePickler(_PythonPickler):
+    def save_global(self, obj: Any, name: Any = None) -> None:
         if obj is not _RECONSTRUCT:
             super().save_global(obj, name)
             return
         # What save_global writes for protocol >= 4, under the module name NumPy 1.x used.
         self.save(_REFERENCE_MODULE)
-        self.save(obj.__name__)
+        self.save("_reconstruct")
         self.write(pickle.STACK_GLOBAL)
         self.memoize(obj)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def read_case(case_dir: Path) -> RawCase:
     """Both NIfTI files of one case, checked against each other."""
     import nibabel
 
-    volumes = []
+    volumes: list[Any] = []
     for name in (IMAGE_FILE, LABEL_FILE):
         path = case_dir / name
         if not path.is_file():
