@@ -3,10 +3,15 @@
 #            [SYSTEM=auto|<name>] [FAST=1] [DEMO=1] [RUN_ARGS="..."]
 #   make run_harness RUN_ARGS="--benchmarks=resnet50 --scenarios=offline --test_mode=AccuracyOnly"
 #   make report [SYSTEM=<name>] [REPORT_ARGS="--results-dir results"]   (results pages; docs/pages.md)
-#   make system [SYSTEM=<name>]   (write systems/<name>.json for you to complete)
+#   make system [SYSTEM=<name>]   (write results/systems/<name>.json for you to complete)
+#   make compliance MODEL=resnet50 SCENARIO=offline [TEST=TEST01,TEST04] [RUN_ARGS="--results-dir results"]
+#            (the round's compliance tests, checked against the cell's latest performance run)
+#   make submission SUBMITTER=<org> [DIVISION=closed] [OUT=submission] [RUN_ARGS="--results-dir results"]
+#            (an MLPerf submission tree from the latest complete runs; docs/submission.md)
 #   make engines MODEL=resnet50 [SCENARIO=offline] [SYSTEM=...]      (TensorRT engines ahead of time)
 #   make generate_engines RUN_ARGS="--benchmarks=resnet50 --scenarios=offline"
 #   make selftest-gpu                  (needs a GPU and TensorRT: engines vs torch, then 30 s Offline runs)
+#   make nightly [MATRIX=cpu|<system>] [NIGHTLY_ARGS="--store postgresql://... --box NAME"]  (docs/nightly.md)
 #   make test
 
 PYTHON ?= python3
@@ -23,6 +28,12 @@ FAST ?=
 DEMO ?=
 RUN_ARGS ?=
 REPORT_ARGS ?=
+TEST ?=
+SUBMITTER ?=
+DIVISION ?= closed
+OUT ?= submission
+MATRIX ?= cpu
+NIGHTLY_ARGS ?=
 CHROMIUM ?= chromium
 # Type stubs for TensorRT's Python API: installed without their (NVIDIA-hosted) dependency, then patched.
 TRT_STUBS_VERSION := 10.13.0.35.1
@@ -30,7 +41,8 @@ TRT_STUBS := $(VENV)/.tensorrt-stubs-$(TRT_STUBS_VERSION)
 
 truthy = $(filter 1 yes true YES TRUE True,$(1))
 
-.PHONY: venv run run_harness report system browser engines generate_engines selftest-gpu test lint typecheck clean bench-overhead bench-gpu
+.PHONY: venv run run_harness report system compliance submission browser engines generate_engines selftest-gpu nightly \
+	test lint typecheck clean bench-overhead bench-gpu
 
 venv: $(STAMP)
 
@@ -51,7 +63,16 @@ report: $(STAMP)
 	$(PY) -m harness report $(if $(filter-out auto,$(SYSTEM)),--system $(SYSTEM)) $(REPORT_ARGS)
 
 system: $(STAMP)
-	$(PY) -m harness system $(if $(filter-out auto,$(SYSTEM)),--name $(SYSTEM))
+	$(PY) -m harness system $(if $(filter-out auto,$(SYSTEM)),--name $(SYSTEM)) $(RUN_ARGS)
+
+compliance: $(STAMP)
+	$(PY) -m harness compliance --model $(MODEL) --scenario $(SCENARIO) $(if $(TEST),--test $(TEST)) \
+		$(if $(filter-out auto,$(SYSTEM)),--system $(SYSTEM)) $(RUN_ARGS)
+
+submission: $(STAMP)
+	@test -n "$(SUBMITTER)" || { echo "make submission needs SUBMITTER=<your organisation>" >&2; exit 2; }
+	$(PY) -m harness submission --submitter $(SUBMITTER) --division $(DIVISION) --out $(OUT) \
+		$(if $(filter-out auto,$(SYSTEM)),--system $(SYSTEM)) $(RUN_ARGS)
 
 # The page tests load every page kind in a real headless browser: Debian's chromium, installed when missing.
 browser:
@@ -74,6 +95,11 @@ generate_engines: $(STAMP)
 
 selftest-gpu: $(STAMP)
 	$(PY) -m harness selftest-gpu $(RUN_ARGS)
+
+# A box's nightly matrix (configs/nightly/$(MATRIX).yaml). make turns every failing exit code into 2: cron and
+# CI jobs that alert on 1 (regressed) versus 2 (bad input) call `python -m harness nightly` directly.
+nightly: $(STAMP)
+	$(PY) -m harness nightly --matrix $(MATRIX) $(NIGHTLY_ARGS)
 
 $(TRT_STUBS): $(STAMP) scripts/patch_tensorrt_stubs.py
 	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==$(TRT_STUBS_VERSION)

@@ -23,10 +23,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-overhead": ("harness.tools.bench_overhead:main",
                        "harness overhead vs a bare LoadGen SUT (a benchmark, prints ratios)"),
     "selftest-gpu": ("harness.tools.selftest_gpu:main", "TensorRT engines vs torch, then short Offline runs (GPU)"),
+    "compare": ("harness.tools.compare:main",
+                "this box's latest VALID results beside the published MLPerf results for its GPU, per GPU"),
     "report": ("harness.tools.report:report", "render results pages: summary.html per system, run pages, index"),
     "system": ("harness.tools.report:system",
-               "detect this machine and write systems/<name>.json (keeps your edits)"),
+               "detect this machine and write <results>/systems/<name>.json (keeps your edits)"),
+    "compliance": ("harness.tools.compliance:main", "run and verify compliance tests TEST01/TEST04/TEST05 of a cell"),
+    "submission": ("harness.tools.submission:main", "stage an MLPerf submission tree from the latest complete runs"),
     "knobs": ("harness.tools.knobs:main", "every knob of runs, backends and models, with types and defaults"),
+    "nightly": ("harness.tools.nightly:main", "run a box's nightly matrix, store it, report regressions (exit 1)"),
+    "history": ("harness.tools.history:main", "the history store: import run folders, list series"),
 }
 
 

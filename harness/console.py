@@ -41,7 +41,8 @@ def plan_banner(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan, run_dir: Any
 
 def report(record: RunRecord, run_dir: Any, published: Any) -> None:
     say(f"== run dir: {run_dir}")
-    say(f"   latest {record.mode} copy: {published}")
+    if published is not None:
+        say(f"   latest {record.mode} copy: {published}")
     if record.mode == "performance":
         res = record.result
         value = res.get("value")
@@ -55,7 +56,7 @@ def report(record: RunRecord, run_dir: Any, published: Any) -> None:
     else:
         acc = record.accuracy
         say(f"== accuracy: {acc['report']}")
-        targets = ", ".join(f"{k} >= {v:g}" for k, v in acc["targets"].items())
+        targets = ", ".join(f"{k} >= {v:.10g}" for k, v in acc["targets"].items())
         say(f"   target ({acc['mlperf_model']}): {targets}: {'PASS' if acc['passed'] else 'FAIL'}")
         for note in acc.get("notes", []):
             say(f"   note: {note}")

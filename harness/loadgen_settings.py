@@ -3,7 +3,10 @@
 The embedded mlperf.conf is loaded by LoadGen itself on the single FromConfig call;
 user.conf carries only what this run changes. The round's RNG seeds are assigned
 on TestSettings afterwards (LoadGen reads seeds from the embedded conf only, and
-the wheel's conf carries a newer round's seeds).
+the wheel's conf carries a newer round's seeds); TEST05 gets its own seeds the same way.
+A compliance run's audit.config is written into its run folder (audit_config_text) and
+handed to StartTest by path; the round's mlperf.conf, as a submission's measurements
+carry it, is written from the rules (round_mlperf_conf).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import mlperf_loadgen as lg
 
 from harness.errors import HarnessError
-from harness.rules import ModelRules, Rules
+from harness.rules import ComplianceTest, ModelRules, Rules
 
 _SCENARIOS = {"Offline": lg.TestScenario.Offline, "Server": lg.TestScenario.Server}
 _MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.AccuracyOnly}
@@ -23,6 +26,8 @@ _MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.Ac
 # FromConfig may be called once per process: a second call makes LoadGen log
 # error_invalid_config into the next run's detail log.
 _from_config_calls = 0
+
+AUDIT_CONFIG = "audit.config"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class LoadGenPlan:
     run_length: str = "rules"
     # LoadGen issues every query already due in one IssueQuery call when the SUT falls behind.
     server_coalesce_queries: bool = False
+    # The compliance test this run is (TEST01, TEST04, TEST05), if any.
+    compliance_test: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,9 +56,11 @@ class LoadGenPlan:
 def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, target_qps: float,
              dataset_count: int, *, fast: bool = False, demo: bool = False,
              min_duration_ms: int | None = None, min_query_count: int | None = None,
-             target_latency_ms: float | None = None, server_coalesce_queries: bool = False) -> LoadGenPlan:
+             target_latency_ms: float | None = None, server_coalesce_queries: bool = False,
+             compliance_test: str | None = None) -> LoadGenPlan:
     """Decide run length and overrides: rules by default, FAST=1 like NVIDIA's --test_run,
-    short runs on demo data, explicit CLI values over all of them."""
+    short runs on demo data, explicit CLI values over all of them. A compliance test keeps all of
+    that and may bring its own seeds (TEST05)."""
     run_length = "rules"
     duration, queries = None, None
     if fast:
@@ -69,11 +78,15 @@ def plan_run(rules: Rules, model_rules: ModelRules, scenario: str, mode: str, ta
         psc = dataset_count
     if target_qps <= 0:
         raise HarnessError(f"target QPS must be positive, got {target_qps}")
+    if (scenario == "Server" and target_latency_ms is None and not model_rules.in_loadgen_conf
+            and model_rules.server_target_latency_ms is not None):
+        target_latency_ms = float(model_rules.server_target_latency_ms)  # the conf has no entry to read it from
     if target_latency_ms is not None and target_latency_ms <= 0:
         raise HarnessError(f"target latency must be positive, got {target_latency_ms} ms")
-    return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), dict(rules.seeds),
+    test = rules.compliance_test(compliance_test).name if compliance_test else None
+    return LoadGenPlan(model_rules.loadgen_name, scenario, mode, float(target_qps), rules.seeds_for(test),
                        duration, queries, psc, target_latency_ms, run_length,
-                       server_coalesce_queries and scenario == "Server")
+                       server_coalesce_queries and scenario == "Server", test)
 
 
 def user_conf_text(plan: LoadGenPlan) -> str:
@@ -125,9 +138,55 @@ def log_settings(outdir: Path, mode: str) -> lg.LogSettings:
 
 def check_no_audit_config(workdir: Path) -> None:
     """LoadGen silently applies an audit.config found in the working directory."""
-    found = workdir / "audit.config"
+    found = workdir / AUDIT_CONFIG
     if found.exists():
         raise HarnessError(
             f"{found} exists: LoadGen would apply it and override this run's settings",
             "move it away; compliance runs place their own audit.config",
         )
+
+
+def audit_config_text(rules: Rules, test: ComplianceTest, loadgen_name: str) -> str:
+    """The audit.config of one compliance test for one model, in the round's key = value form."""
+    lines = [f"# audit.config of {test.name} (MLPerf Inference {rules.round} compliance) for {loadgen_name},",
+             f"# written from configs/rules/{rules.round}.yaml into this run's folder: LoadGen applies it to this",
+             "# run only."]
+    if test.seeds is not None:
+        lines.append("# LoadGen 6.0.17 ignores test05 = 1: the harness sets the test's seeds on TestSettings.")
+    lines += [f"*.*.{key} = {value}" for key, value in test.audit_settings(loadgen_name).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _conf_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def round_mlperf_conf(rules: Rules) -> str:
+    """The round's mlperf.conf for the models of the rules, as a submission's measurements carry it."""
+    lines = [f"# MLPerf Inference {rules.round} LoadGen settings (mlperf.conf) for "
+             + ", ".join(rules.models) + ",",
+             f"# written from the harness's configs/rules/{rules.round}.yaml.", ""]
+    extra = {key: _conf_value(value) for key, value in rules.mlperf_conf.items()}
+    conf: dict[str, str] = {}
+    for name, model in rules.models.items():
+        conf[f"{name}.*.performance_sample_count_override"] = str(model.performance_sample_count)
+    for key, value in rules.seeds.items():
+        conf[f"*.*.{key}"] = str(value)
+    for test in rules.compliance.values():
+        for key, value in (test.seeds or {}).items():
+            conf[f"*.*.{test.name.lower()}_{key}"] = str(value)
+    for name, model in rules.models.items():
+        if model.equal_issue:
+            conf[f"{name}.*.sample_concatenate_permutation"] = "1"
+    for scenario in ("Server", "Offline"):
+        conf[f"*.{scenario}.min_duration"] = str(rules.min_duration_ms)
+        for name, model in rules.models.items():
+            if scenario not in model.scenarios:
+                continue
+            if scenario == "Server" and model.server_target_latency_ms is not None:
+                conf[f"{name}.Server.target_latency"] = f"{model.server_target_latency_ms:g}"
+            if scenario == "Offline":
+                conf[f"{name}.Offline.min_query_count"] = str(model.offline_min_query_count)
+    conf.update(extra)
+    lines += [f"{key} = {value}" for key, value in conf.items()]
+    return "\n".join(lines) + "\n"

@@ -165,7 +165,7 @@ def _resolve_data(spec: RunSpec, model_cls: type[ModelSpec]) -> tuple[Path, bool
 def resolve(spec: RunSpec) -> ResolvedRun:
     model_cls = get_model_class(spec.model)
     rules = load_rules(spec.rules_round)
-    model_rules = rules.model(model_cls.loadgen_name)
+    model_rules = rules.model(model_cls.loadgen_name, model_cls.own_rules)
     _check_scenario(model_cls, model_rules, spec.scenario)
     host = detect_host()
     if spec.device == "cuda" and not host.gpus:

@@ -19,6 +19,7 @@ from harness.backends import Backend, BackendContext, BackendInfo, Runner, backe
 from harness.common import say
 from harness.errors import HarnessError
 from harness.machine import telemetry
+from harness.machine.description import systems_dir_for
 from harness.progress import Progress
 from harness.qsl import SampleStore
 from harness.resolve import ResolvedRun, resolve
@@ -106,9 +107,12 @@ def execute(spec: RunSpec) -> int:
         restore_signals()
     plan = _plan(r, prepared)
     s = r.spec
-    run_id, run_dir = store.new_run_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario, s.mode)
+    run_id, run_dir = store.new_run_dir(s.results_dir, r.system.name, r.mlperf_model, s.scenario,
+                                        s.compliance_test or s.mode)
     record = new_record(r, prepared.dataset, prepared.info, prepared.measured_qps, plan, run_id)
     (run_dir / "user.conf").write_text(record.loadgen["user_conf"])
+    if record.loadgen.get("audit_config"):  # a compliance test: LoadGen reads it from this folder only
+        (run_dir / loadgen_settings.AUDIT_CONFIG).write_text(record.loadgen["audit_config"])
     record.write(run_dir)
     console.plan_banner(r, plan, run_dir, record.comparable)
     restore_signals = _install_signal_handlers()
@@ -132,7 +136,8 @@ def execute(spec: RunSpec) -> int:
 def backend_context(r: ResolvedRun, dataset: Dataset | None) -> BackendContext:
     """What the run tells the backend (its own knobs travel separately, as r.knobs.backend)."""
     s, k = r.spec, r.knobs.run
-    return BackendContext(kind=r.runner_kind, device=s.device, precision=k.precision, max_batch_size=k.batch_size,
+    max_batch = r.model.program.runner_batch_size(k.batch_size, r.knobs.model)
+    return BackendContext(kind=r.runner_kind, device=s.device, precision=k.precision, max_batch_size=max_batch,
                           streams_per_device=k.streams_per_device, cache_dir=s.cache_dir,
                           engine_dir=s.cache_dir.parent / "engines", calibration=dataset)
 
@@ -160,7 +165,9 @@ def _prepare(r: ResolvedRun) -> Prepared:
             if rate is not None:
                 measured = rate * len(programs)
                 count = min(r.knobs.run.batch_size, dataset.total_count)
-                note = f"; batches of {count} suggest ~{measured:,.1f} samples/s"
+                single = isinstance(programs[0], SinglePass)
+                what = f"batches of {count} suggest" if single else "a warm-up pass suggests"
+                note = f"; {what} ~{measured:,.1f} samples/s"
         say(f"   warm-up: {len(runners)} runner(s) on {', '.join(info.devices)} in {warm_s:.1f} s{note}")
     return Prepared(dataset, backend, runners, programs, samples, info, measured)
 
@@ -179,7 +186,8 @@ def _plan(r: ResolvedRun, prepared: Prepared) -> loadgen_settings.LoadGenPlan:
     return loadgen_settings.plan_run(
         r.rules, r.model_rules, s.scenario, s.mode, target_qps, prepared.dataset.total_count, fast=s.fast,
         demo=r.demo, min_duration_ms=s.min_duration_ms, min_query_count=s.min_query_count,
-        target_latency_ms=s.target_latency_ms, server_coalesce_queries=r.knobs.run.server_coalesce_queries)
+        target_latency_ms=s.target_latency_ms, server_coalesce_queries=r.knobs.run.server_coalesce_queries,
+        compliance_test=s.compliance_test)
 
 
 def _abort(record: RunRecord, run_dir: Path, status: str, why: str) -> None:
@@ -218,7 +226,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
     started = time.monotonic()
     sampler = telemetry.start(run_dir, r.host, prepared.info.devices)
     thread = _start_test(sut_handle, qsl_handle, settings, loadgen_settings.log_settings(run_dir, s.mode),
-                         run_dir / "audit.config")
+                         run_dir / loadgen_settings.AUDIT_CONFIG)
     behind_limit = s.abort_when_behind_s if s.scenario == "Server" and s.mode == "performance" else None
     while thread.is_alive():
         thread.join(0.2)
@@ -243,7 +251,7 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
                 _hard_exit(EXIT_ABORTED)
     progress.finish()
     elapsed = time.monotonic() - started
-    record.telemetry = sampler.stop()
+    record.telemetry = sampler.stop(samples=completer.completed)
     sut.stop()
     lg.DestroyQSL(qsl_handle)
     lg.DestroyFastSUT(sut_handle)
@@ -278,7 +286,7 @@ def _finish(r: ResolvedRun, run_dir: Path, record: RunRecord, dataset: Any) -> i
     store.mark_complete(run_dir)
     published = store.publish(run_dir, record, s.results_dir)
     console.report(record, run_dir, published)
-    for page in render_after_run(run_dir, s.results_dir)[:1]:
+    for page in render_after_run(run_dir, s.results_dir, systems_dir_for(s.results_dir))[:1]:
         say(f"   run page: {page}")
     if s.strict and not valid:
         exit_code = EXIT_INVALID

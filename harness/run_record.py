@@ -32,7 +32,8 @@ def comparability(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan) -> dict[st
     if plan.performance_sample_count is not None:
         reasons.append(f"performance sample count {plan.performance_sample_count} < "
                        f"{r.model_rules.performance_sample_count} of the rules")
-    if plan.target_latency_ms is not None and plan.scenario == "Server":
+    if (plan.target_latency_ms is not None and plan.scenario == "Server"
+            and plan.target_latency_ms != r.model_rules.server_target_latency_ms):
         reasons.append(f"latency bound {plan.target_latency_ms:g} ms instead of "
                        f"{r.model_rules.server_target_latency_ms:g} ms")
     return {"submission_grade": not reasons, "reasons": reasons}
@@ -46,7 +47,8 @@ def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps
     record.system_info = {"name": r.system.name, "description": r.system.description,
                           "derived_from": r.system.derived_from, "scale": r.system.scale,
                           "config": str(r.system.path) if r.system.path else None, "host": r.host.to_dict(),
-                          "systems_json": description.for_run(r.system.name)}
+                          "systems_json": description.for_run(r.system.name, description.systems_dir_for(s.results_dir),
+                                                              backend=info.name)}
     record.knobs = r.knobs.flat()
     record.options = r.knobs.as_dict()
     program = r.model.program
@@ -63,5 +65,9 @@ def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps
     record.versions = software_versions(info.versions)
     record.model_info = r.model.extra_record()
     record.loadgen = {"plan": plan.to_dict(), "user_conf": loadgen_settings.user_conf_text(plan)}
+    if plan.compliance_test:
+        record.compliance = plan.compliance_test
+        record.loadgen["audit_config"] = loadgen_settings.audit_config_text(
+            r.rules, r.rules.compliance_test(plan.compliance_test), r.model_rules.loadgen_name)
     record.comparable = comparability(r, plan)
     return record

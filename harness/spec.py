@@ -46,6 +46,8 @@ class RunSpec:
     knob_overrides: tuple[str, ...] = ()
     # Server: stop as clearly INVALID once the backlog exceeds this many seconds of work (target QPS search).
     abort_when_behind_s: float | None = None
+    # The compliance test this run is (set by `harness compliance`): its audit.config goes into the run folder.
+    compliance_test: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenario", normalize_scenario(self.scenario))
@@ -70,6 +72,11 @@ class RunSpec:
             raise HarnessError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.demo_samples is not None and self.demo_samples < 1:
             raise HarnessError(f"--demo-samples must be >= 1, got {self.demo_samples}")
+        if self.compliance_test is not None:
+            object.__setattr__(self, "compliance_test", self.compliance_test.strip().upper())
+            if mode != "performance":
+                raise HarnessError(f"compliance test {self.compliance_test} runs in performance mode, not {mode}",
+                                   "drop --mode (python -m harness compliance runs the tests)")
         if self.demo and self.data_dir is not None:
             raise HarnessError("--demo and --data-dir exclude each other", "drop one of them")
 

@@ -120,6 +120,9 @@ class ModelSpec(abc.ABC):
     # The MLPerf calibration list (a file in the model's folder, one sample name per line as
     # Dataset.sample_ids() names them): the only samples INT8/FP8 engines may be calibrated on.
     calibration_list: ClassVar[str | None] = None
+    # Rules for a model no MLPerf round covers (keys as in configs/rules/<round>.yaml models.<name>); the
+    # round's own entry always wins.
+    own_rules: ClassVar[dict[str, Any] | None] = None
     # Whether postprocess() reads its QSL indices (records that name their sample); when not, the SUT
     # of a backend that ignores inputs skips building index arrays.
     postprocess_reads_indices: ClassVar[bool] = False

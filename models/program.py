@@ -99,6 +99,13 @@ class Program(abc.ABC):
         self.samples = samples
         self.setup = setup
 
+    @classmethod
+    def runner_batch_size(cls, batch_size: int, options: Any) -> int:
+        """The most rows (or generator slots) one runner call takes: what backends size engines, buffers
+        and CUDA graphs for. The run's batch_size by default; a program that batches its own units
+        (windows of a volume) says how many."""
+        return batch_size
+
     @property
     def needs_indices(self) -> bool:
         """Whether run() reads its QSL indices (when not, the SUT may pass LoadGen's list unconverted)."""
@@ -113,9 +120,15 @@ class Program(abc.ABC):
         self.drain()
 
     def measure_rate(self) -> float | None:
-        """Samples/s this program sustains on its runner after warm-up (None: no cheap estimate).
-        It sizes demo Offline runs and is recorded."""
-        return None
+        """Samples/s this program sustains on its runner after warm-up (None: no estimate). It sizes demo
+        Offline runs and is recorded. The default times one pass over a runner batch of samples (at
+        least warmup_samples), so a program that batches is measured batching."""
+        count = min(max(self.warmup_samples, self.setup.batch_size), self.samples.total_count)
+        indices = self.samples.example_indices(count)
+        started = time.monotonic()
+        self.run(list(range(len(indices))), indices, discard)
+        self.drain()
+        return len(indices) / max(time.monotonic() - started, 1e-9)
 
     @abc.abstractmethod
     def run(self, ids: Sequence[int], qsl_indices: np.ndarray, done: Done) -> None:

@@ -16,10 +16,11 @@ def test_reference_is_the_newest_published_result_per_gpu() -> None:
     h100 = published_per_gpu("NVIDIA H100-SXM-80GB", "resnet50", "Offline")
     assert h100 is not None and h100.round == "v4.0" and h100.per_accelerator == pytest.approx(88714.3)
     eight = published_per_gpu("NVIDIA H100-SXM-80GB", "resnet50", "Offline", gpu_count=8)
-    assert eight is not None and eight.per_accelerator == pytest.approx(703770 / 8)
+    # Eight GPUs: the best per-GPU result of the newest round's 8-GPU systems.
+    assert eight is not None and eight.round == "v4.1" and eight.per_accelerator == pytest.approx(710521 / 8)
     server = published_per_gpu("NVIDIA H100-SXM-80GB", "resnet50", "Server")
     assert server is not None and server.per_accelerator == pytest.approx(72976.91)
-    l40s = published_per_gpu("NVIDIA L40S", "bert-99", "Offline")
+    l40s = published_per_gpu("NVIDIA L40S", "bert-99", "Offline", gpu_count=3)
     assert l40s is not None and l40s.per_accelerator == pytest.approx(9480.82 / 3)
     assert published_per_gpu("NVIDIA RTX 6000 Ada", "resnet50", "Offline") is None
 

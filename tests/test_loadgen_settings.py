@@ -24,8 +24,10 @@ def test_rules_carry_the_v41_seeds_and_bounds() -> None:
     assert RULES.min_duration_ms == 600000
     assert RN50.performance_sample_count == 1024 and RN50.offline_min_query_count == 24576
     assert RN50.server_target_latency_ms == 15
-    assert RN50.accuracy_targets["resnet50"] == {"acc": 75.6954}
-    assert RULES.model("bert").accuracy_targets["bert-99.9"] == {"F1": 90.7831}
+    # The submission checker's own products, bit for bit: 90.874 x 0.999 is 90.783126, not 90.7831.
+    assert RN50.accuracy_targets["resnet50"] == {"acc": 76.46 * 0.99}
+    assert RULES.model("bert").accuracy_targets["bert-99.9"] == {"F1": 90.874 * 0.999}
+    assert round(RULES.model("bert").accuracy_targets["bert-99.9"]["F1"], 6) == 90.783126
 
 
 def test_submission_run_writes_only_the_target() -> None:

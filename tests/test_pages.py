@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, run_dir_of, run_records
 from pagebrowser import Browser, hrefs_resolve, start_browser
+
+from tests.conftest import run_cli, run_dir_of, run_records
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +38,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = ["run", "--model", "resnet50", "--results-dir", str(results)]
     run_cli([*base, "--scenario", "offline", "--backend", "null", "--min-duration-ms", "0",
              "--min-query-count", "2048"], cwd=work, check=True)
-    # The first run wrote systems/cpu.json; the user fills in and corrects some fields.
-    desc_path = work / "systems" / "cpu.json"
+    # The first run wrote results/systems/cpu.json; the user fills in and corrects some fields.
+    desc_path = results / "systems" / "cpu.json"
+    assert not (work / "systems").exists()  # never the working directory
     desc = json.loads(desc_path.read_text())
     desc.update(USER_EDITS)
     desc_path.write_text(json.dumps(desc, indent=2))
@@ -184,7 +186,7 @@ def broken(site: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> di
     work = tmp_path_factory.mktemp("broken")
     results, systems = work / "results", work / "systems"
     shutil.copytree(site["results"], results)
-    shutil.copytree(site["work"] / "systems", systems)
+    shutil.copytree(site["results"] / "systems", systems)
     dirs = [results / d.relative_to(site["results"]) for d in site["dirs"]]
     detail = dirs[0] / "mlperf_log_detail.txt"
     text = detail.read_text()

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, run_cli
 from pagebrowser import Browser, hrefs_resolve, start_browser
+
+from tests.conftest import ROOT, run_cli
 
 SUBMITTER, SYSTEM = "Dell", "R760_H100_PCIe_80GBx2_TRT"
 # The detail-log key of the published number, per scenario (token keys first: they exist for GPT-J only).

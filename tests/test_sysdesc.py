@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from harness.errors import HarnessError
 from harness.machine import description as sysdesc
 from harness.machine.host import detect_host
+from tests.conftest import run_cli
 
 
 def test_detection_fills_every_required_field() -> None:
@@ -108,3 +108,13 @@ def test_system_command(tmp_path: Path) -> None:
     (systems / "bad.json").write_text("[1, 2]")
     proc = run_cli(["system", "--name", "bad", "--systems-dir", str(systems)], cwd=tmp_path)
     assert proc.returncode == 2 and "expected a JSON object" in proc.stderr and "fix:" in proc.stderr
+
+
+def test_framework_names_the_backend_that_ran() -> None:
+    from harness.machine.probe import NULL_FRAMEWORK, framework_of, package_version
+
+    assert framework_of("null") == NULL_FRAMEWORK
+    assert framework_of("onnxruntime").startswith("ONNX Runtime ")
+    # Where only TensorRT for RTX installs (PyPI), a tensorrt-backend run names it, not plain TensorRT.
+    full = package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")
+    assert framework_of("tensorrt").startswith("TensorRT " if full else "TensorRT for RTX ")

@@ -24,10 +24,10 @@ def test_every_field_changes_the_digest() -> None:
     changes: list[dict[str, Any]] = [{"model": "bert"}, {"onnx_sha256": "ef" * 32}, {"precision": "fp16"},
                    {"profiles": PROFILE * 2}, {"gpu_name": "NVIDIA A100-SXM4-80GB"}, {"compute_capability": "8.0"},
                    {"tensorrt_version": "10.3.0"}, {"workspace_mib": None}, {"builder_optimization_level": 5},
-                   {"calibration": ""}]
+                   {"calibration": ""}, {"flavour": "tensorrt_rtx"}]
     for change in changes:
         digests.add(key(**change).digest())
-    assert len(digests) == 11
+    assert len(digests) == 12
     assert key().digest() == key().digest()
 
 
@@ -38,6 +38,9 @@ def test_path_names_what_the_plan_is_for() -> None:
     assert path.parts[2] == "trt10.13.0.35"
     assert path.name.startswith("int8-b64-p1-abababab-") and path.suffix == ".plan"
     assert key().max_batch == 64
+    rtx = key(flavour="tensorrt_rtx", tensorrt_version="1.7.1.116", gpu_name="NVIDIA L40S",
+              compute_capability="8.9").relative_path()
+    assert rtx.parts[1:3] == ("nvidia_l40s-sm89", "rtx1.7.1.116")
 
 
 def test_store_then_hit(tmp_path: Path) -> None:
@@ -58,6 +61,9 @@ def test_miss_names_engines_built_for_another_gpu_or_tensorrt(tmp_path: Path) ->
     assert "TensorRT version 10.3.0 (now 10.13.0.35)" in found.reason
     assert "GPU NVIDIA A100-SXM4-80GB (now NVIDIA H100 80GB HBM3)" in found.reason
     assert "compute capability 8.0 (now 9.0)" in found.reason
+    other = EngineCache(tmp_path / "other")
+    other.store(key(flavour="tensorrt_rtx", tensorrt_version="1.7.1.116"), b"y")
+    assert "TensorRT flavour tensorrt_rtx (now tensorrt)" in other.lookup(key()).reason
 
 
 def test_copied_plan_with_foreign_metadata_is_stale(tmp_path: Path) -> None:

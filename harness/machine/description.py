@@ -1,6 +1,8 @@
 """System description (systems/<name>.json): what the MLPerf submission checker requires, detected, then user-edited.
 
-`python -m harness system [--name NAME]` writes systems/<name>.json with every field the v4.1 checker requires.
+The systems folder is <results dir>/systems, or $HARNESS_SYSTEMS_DIR when set (systems_dir_for): never the
+working directory by surprise. `python -m harness system [--name NAME]` writes systems/<name>.json with every
+field the v4.1 checker requires.
 The user edits it; later detections (that command again, or any run) add missing fields and refresh the
 fields the user has not changed, and never touch a field the user edited. What was detected last is kept
 in systems/.detected/<name>.json: a field whose value still equals that record is ours to refresh; any
@@ -89,9 +91,19 @@ def check(data: dict[str, Any]) -> Problems:
     return problems
 
 
-def describe(name: str) -> dict[str, Any]:
-    """Every required (and power) field for this machine; what cannot be detected is left empty."""
-    detected = detect_description(name)
+SYSTEMS_DIR_ENV = "HARNESS_SYSTEMS_DIR"
+
+
+def systems_dir_for(results_dir: Path) -> Path:
+    """Where the systems files of a results folder live: $HARNESS_SYSTEMS_DIR, else <results_dir>/systems."""
+    configured = os.environ.get(SYSTEMS_DIR_ENV, "").strip()
+    return Path(configured) if configured else Path(results_dir) / "systems"
+
+
+def describe(name: str, backend: str | None = None) -> dict[str, Any]:
+    """Every required (and power) field for this machine; what cannot be detected is left empty.
+    ``framework`` names the backend that ran, when given."""
+    detected = detect_description(name, backend=backend)
     ordered: dict[str, Any] = {key: detected.get(key, "") for key in REQUIRED_FIELDS}
     ordered.update({key: detected.get(key, "") for key in POWER_FIELDS})
     return ordered
@@ -194,10 +206,10 @@ def ensure(systems_dir: Path, name: str, detected: dict[str, Any] | None = None,
     return update
 
 
-def for_run(name: str, systems_dir: Path = Path("systems")) -> dict[str, Any]:
+def for_run(name: str, systems_dir: Path, backend: str | None = None) -> dict[str, Any]:
     """What a run records about its systems file; creating or refreshing it must never fail a run."""
     try:
-        update = ensure(systems_dir, name)
+        update = ensure(systems_dir, name, describe(name, backend))
     except (HarnessError, OSError) as exc:
         return {"file": str(systems_dir / f"{name}.json"), "error": str(exc)}
     return {"file": str(update.path), "created": update.created, "description": update.data,

@@ -93,16 +93,43 @@ def package_version(*names: str) -> str:
     return ""
 
 
-def software(driver: str = "") -> tuple[str, str]:
-    """(framework, other_software_stack)."""
+# Backend name -> (framework as a systems file names it, the packages that carry its version).
+_FRAMEWORKS = {
+    "tensorrt": ("TensorRT", ("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")),
+    "tensorrt-llm": ("TensorRT-LLM", ("tensorrt-llm", "tensorrt_llm")),
+    "torch": ("PyTorch", ("torch",)),
+    "onnxruntime": ("ONNX Runtime", ("onnxruntime-gpu", "onnxruntime")),
+}
+NULL_FRAMEWORK = "none (null backend: no inference)"
+
+
+def framework_of(backend: str) -> str:
+    """The framework a run on ``backend`` used, with its version."""
+    if backend == "null":
+        return NULL_FRAMEWORK
+    label, packages = _FRAMEWORKS.get(backend, (backend, (backend,)))
+    version = package_version(*packages)
+    if backend == "tensorrt" and not version:  # the backend falls back to TensorRT for RTX (PyPI's wheel)
+        rtx = package_version("tensorrt-rtx-cu13", "tensorrt_rtx_cu13_bindings", "tensorrt-rtx")
+        if rtx:
+            return f"TensorRT for RTX {rtx}"
+    return f"{label} {version}" if version else label
+
+
+def software(driver: str = "", backend: str | None = None) -> tuple[str, str]:
+    """(framework, other_software_stack); the framework is the backend's when the run names one."""
     tensorrt = package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12")
     torch = package_version("torch")
     ort = package_version("onnxruntime-gpu", "onnxruntime")
     cuda = cuda_version() if driver or tensorrt else ""
     cudnn = package_version("nvidia-cudnn-cu12", "nvidia-cudnn-cu13") if driver else ""
-    main = f"TensorRT {tensorrt}" if tensorrt else (f"PyTorch {torch}" if torch else
-                                                   (f"ONNX Runtime {ort}" if ort else ""))
-    framework = ", ".join(p for p in (main, f"CUDA {cuda}" if cuda else "") if p)
+    if backend is not None:
+        main = framework_of(backend)
+    else:
+        main = f"TensorRT {tensorrt}" if tensorrt else (f"PyTorch {torch}" if torch else
+                                                       (f"ONNX Runtime {ort}" if ort else ""))
+    on_gpu = backend not in ("null", "onnxruntime")  # the CPU-only backends here use no CUDA
+    framework = ", ".join(p for p in (main, f"CUDA {cuda}" if cuda and on_gpu else "") if p)
     stack = [f"TensorRT {tensorrt}" if tensorrt else "", f"CUDA {cuda}" if cuda else "",
              f"cuDNN {cudnn}" if cudnn else "", f"Driver {driver}" if driver else "",
              f"PyTorch {torch}" if torch else "", f"ONNX Runtime {ort}" if ort else "",
@@ -188,7 +215,7 @@ def machine_name() -> str:
     return text or platform.node()
 
 
-def detect_description(name: str, host: HostInfo | None = None) -> dict[str, Any]:
+def detect_description(name: str, host: HostInfo | None = None, backend: str | None = None) -> dict[str, Any]:
     host = host or detect_host()
     gpus = gpu_details()
     if not gpus and host.gpus:  # no nvidia-smi, but torch sees the GPUs
@@ -210,7 +237,7 @@ def detect_description(name: str, host: HostInfo | None = None) -> dict[str, Any
         "sw_notes": "",
     }
     driver = gpus[0]["driver"] if gpus else ""
-    data["framework"], data["other_software_stack"] = software(driver)
+    data["framework"], data["other_software_stack"] = software(driver, backend)
     if gpus:
         first = gpus[0]
         memory_gib = float(first["memory_mib"]) / 1024 if first["memory_mib"].replace(".", "").isdigit() else 0

@@ -37,6 +37,8 @@ class RunRecord:
     mode: str
     system: str
     status: str = STATUS_RUNNING
+    # The compliance test this run is (TEST01, TEST04, TEST05); None for an ordinary run.
+    compliance: str | None = None
     started_at: str = field(default_factory=now_iso)
     ended_at: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)

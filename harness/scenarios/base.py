@@ -90,7 +90,8 @@ class Completer:
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
-            self.error_text = "".join(traceback.format_exception(exc))
+            # A user-facing error says what to fix; anything else is a bug and keeps its traceback.
+            self.error_text = str(exc) if isinstance(exc, HarnessError) else "".join(traceback.format_exception(exc))
 
     def _problem(self, program: str, what: str) -> HarnessError:
         error = HarnessError(f"model {self.model_name}: program {program} {what}",

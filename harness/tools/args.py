@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from harness.spec import RunSpec
 
@@ -37,6 +38,8 @@ def add_run_arguments(p: argparse.ArgumentParser, scenario_required: bool = True
     p.add_argument("--strict", action="store_true", help="exit 3 when the run is INVALID or fails accuracy")
     p.add_argument("--abort-when-behind", type=float, metavar="SECONDS",
                    help="Server: stop (exit 4) once the backlog exceeds SECONDS of work: clearly INVALID")
+    # Set by `python -m harness compliance` for its child runs.
+    p.add_argument("--compliance-test", help=argparse.SUPPRESS)
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -47,6 +50,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         target_latency_ms=args.target_latency_ms, batch_size=args.batch_size, data_dir=args.data_dir,
         weights=args.weights, results_dir=args.results_dir, rules_round=args.rules, strict=args.strict,
         knob_overrides=tuple(args.knobs), abort_when_behind_s=args.abort_when_behind,
+        compliance_test=getattr(args, "compliance_test", None),
     )
 
 
@@ -60,7 +64,7 @@ def run_arguments_of(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> li
                        ("min_duration_ms", "--min-duration-ms"), ("min_query_count", "--min-query-count"),
                        ("target_latency_ms", "--target-latency-ms"), ("batch_size", "--batch-size"),
                        ("data_dir", "--data-dir"), ("weights", "--weights"), ("rules", "--rules"),
-                       ("abort_when_behind", "--abort-when-behind")):
+                       ("abort_when_behind", "--abort-when-behind"), ("compliance_test", "--compliance-test")):
         value = getattr(args, dest, None)
         if value is not None and flag not in skip:
             flags += [flag, str(value)]
@@ -69,4 +73,31 @@ def run_arguments_of(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> li
             flags.append(flag)
     for knob in getattr(args, "knobs", []):
         flags += ["--set", knob]
+    return flags
+
+
+# RunSpec field -> `harness run` flag, for replaying a recorded run (RunRecord.spec).
+_SPEC_FLAGS = (("model", "--model"), ("scenario", "--scenario"), ("mode", "--mode"), ("backend", "--backend"),
+               ("system", "--system"), ("device", "--device"), ("demo_samples", "--demo-samples"),
+               ("target_qps", "--target-qps"), ("min_duration_ms", "--min-duration-ms"),
+               ("min_query_count", "--min-query-count"), ("target_latency_ms", "--target-latency-ms"),
+               ("batch_size", "--batch-size"), ("data_dir", "--data-dir"), ("weights", "--weights"),
+               ("rules_round", "--rules"), ("abort_when_behind_s", "--abort-when-behind"),
+               ("compliance_test", "--compliance-test"))
+
+
+def run_arguments_of_spec(spec: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
+    """A recorded run's spec (RunRecord.spec) as `harness run` flags, to run it again; flags in ``skip``
+    are left out (the caller sets them). --results-dir is never included."""
+    flags: list[str] = []
+    for key, flag in _SPEC_FLAGS:
+        value = spec.get(key)
+        if value is not None and flag not in skip:
+            flags += [flag, str(value)]
+    for key, flag in (("fast", "--fast"), ("demo", "--demo"), ("strict", "--strict")):
+        if spec.get(key) and flag not in skip:
+            flags.append(flag)
+    if "--set" not in skip:
+        for knob in spec.get("knob_overrides") or ():
+            flags += ["--set", str(knob)]
     return flags

@@ -30,6 +30,7 @@ def build_engines(specs: list[RunSpec], force: bool = False) -> int:
         started = time.monotonic()
         backend = TensorRTBackend(resolved.model, backend_context(resolved, dataset), resolved.knobs.backend,
                                   force_rebuild=force)
+        print(f"   {backend.flavour.label}", flush=True)
         for index in range(len(backend.devices())):
             backend.engine_on(index)  # proves each plan loads on each GPU
         for note in backend.notes:

@@ -22,12 +22,18 @@ def _report(args: argparse.Namespace) -> int:
     if args.out is not None or args.submitter:
         raise HarnessError("--out and --submitter apply to --submission-dir only",
                            "pages of this harness's runs are written under --results-dir")
-    written = render_results(args.results_dir, args.systems_dir, args.system, args.rules_given)
+    written = render_results(args.results_dir, _systems_dir(args), args.system, args.rules_given)
     summaries = [p for p in written if p.name == "summary.html"]
     print(f"wrote {len(written) - len(summaries) - 1} run page(s), {len(summaries)} summary page(s):")
     for page in summaries + [written[-1]]:
         print(f"  {page}")
     return 0
+
+
+def _systems_dir(args: argparse.Namespace) -> Path:
+    from harness.machine.description import systems_dir_for
+
+    return args.systems_dir if args.systems_dir is not None else systems_dir_for(args.results_dir)
 
 
 def _system(args: argparse.Namespace) -> int:
@@ -39,7 +45,7 @@ def _system(args: argparse.Namespace) -> int:
         from harness.system_configs import match_system
 
         name = match_system(detect_host()).name
-    update = sysdesc.ensure(args.systems_dir, name, write=not args.check)
+    update = sysdesc.ensure(_systems_dir(args), name, write=not args.check)
     if args.check:
         print(f"{update.path}: " + ("would be created" if update.created else "exists"))
     else:
@@ -57,7 +63,8 @@ def report(argv: list[str]) -> int:
                                 description="render results pages: summary.html per system, run pages, index")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="this harness's results")
     p.add_argument("--system", help="only this system (default: every system with runs)")
-    p.add_argument("--systems-dir", type=Path, default=Path("systems"), help="systems/<name>.json files")
+    p.add_argument("--systems-dir", type=Path,
+                   help="systems/<name>.json files (default: $HARNESS_SYSTEMS_DIR, else <results-dir>/systems)")
     p.add_argument("--rules", dest="rules_given", default=None, help="MLPerf round (default: the runs' round)")
     p.add_argument("--submission-dir", type=Path, help="render an MLPerf submission tree instead")
     p.add_argument("--submitter", help="submitter (organisation) in the submission tree")
@@ -70,6 +77,8 @@ def system(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m harness system",
                                 description="detect this machine and write systems/<name>.json (keeps your edits)")
     p.add_argument("--name", help="system name (default: the SYSTEM=auto match for this machine)")
-    p.add_argument("--systems-dir", type=Path, default=Path("systems"), help="where the files live")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="the results the file belongs to")
+    p.add_argument("--systems-dir", type=Path,
+                   help="where the files live (default: $HARNESS_SYSTEMS_DIR, else <results-dir>/systems)")
     p.add_argument("--check", action="store_true", help="detect and list what is missing; write nothing")
     return _system(p.parse_args(argv))

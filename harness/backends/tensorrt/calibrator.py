@@ -2,7 +2,8 @@
 and keeps TensorRT's calibration cache on disk so later builds skip calibration.
 
 (TensorRT 10.1 deprecated implicit-quantization calibrators in favour of Q/DQ ONNX models; they
-still work throughout TensorRT 10, and an ONNX model that carries Q/DQ nodes is built without one.)
+work throughout TensorRT 10, TensorRT 11 removed them and TensorRT for RTX never had them, so only a
+TensorRT 10 flavour imports this module. An ONNX model that carries Q/DQ nodes is built without one.)
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorrt as trt
 import torch
+
+from harness.backends.tensorrt.flavour import active
+
+if TYPE_CHECKING:  # checked against TensorRT 10's stubs; at run time, the process's flavour
+    import tensorrt as trt
+else:
+    trt = active().module
 
 
 class EntropyCalibrator(trt.IInt8EntropyCalibrator2):

@@ -22,7 +22,7 @@ from typing import Any
 from harness.common import file_sha256
 from harness.machine.host import slug
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class EngineKey:
     builder_optimization_level: int | None = None
     # sha256 of the calibration inputs (list + samples) for int8, else "".
     calibration: str = ""
+    # Which TensorRT built it (flavour.py): tensorrt | tensorrt_rtx.
+    flavour: str = "tensorrt"
 
     @property
     def max_batch(self) -> int:
@@ -54,11 +56,12 @@ class EngineKey:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def relative_path(self) -> Path:
-        """<model>/<gpu>-sm<cc>/trt<version>/<precision>-b<max batch>-p<profiles>-<onnx>-<digest>.plan"""
+        """<model>/<gpu>-sm<cc>/<trt|rtx><version>/<precision>-b<max batch>-p<profiles>-<onnx>-<digest>.plan"""
         gpu = f"{slug(self.gpu_name)}-sm{self.compute_capability.replace('.', '')}"
         name = (f"{self.precision}-b{self.max_batch}-p{len(self.profiles)}-{self.onnx_sha256[:8]}-"
                 f"{self.digest()[:12]}.plan")
-        return Path(self.model) / gpu / f"trt{self.tensorrt_version}" / name
+        library = "rtx" if self.flavour == "tensorrt_rtx" else "trt"
+        return Path(self.model) / gpu / f"{library}{self.tensorrt_version}" / name
 
 
 @dataclass
@@ -79,7 +82,8 @@ def meta_path(plan: Path) -> Path:
     return plan.with_suffix(".json")
 
 
-_FIELD_WORDS = {"tensorrt_version": "TensorRT version", "gpu_name": "GPU", "compute_capability": "compute capability",
+_FIELD_WORDS = {"flavour": "TensorRT flavour", "tensorrt_version": "TensorRT version", "gpu_name": "GPU",
+                "compute_capability": "compute capability",
                 "onnx_sha256": "ONNX file", "profiles": "optimization profiles (batch sizes, streams)",
                 "precision": "precision", "calibration": "calibration data", "workspace_mib": "workspace limit",
                 "builder_optimization_level": "builder optimization level", "model": "model"}

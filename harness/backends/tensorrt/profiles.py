@@ -13,6 +13,8 @@ from models.base import TensorSpec
 
 # (graph name, min, opt, max): one input of one profile, as stored in the engine key.
 ProfileEntry = tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# An engine's (or parsed network's) tensors: graph name -> (shape with -1 for dynamic axes, numpy dtype).
+TensorShapes = dict[str, tuple[tuple[int, ...], str]]
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,39 @@ def check_network_input(graph_name: str, network_shape: Sequence[int], profile: 
                 f"{profile.min[axis]}..{profile.max[axis]}",
                 "export the ONNX model with a dynamic batch (and sequence) axis, or set batch_size to "
                 f"{dim} in the system config" if axis == 0 else "re-export the ONNX model with a dynamic axis")
+
+
+def io_problems(found: Mapping[str, tuple[tuple[int, ...], str]], specs: Sequence[TensorSpec],
+                graph_names: Mapping[str, str], what: str) -> tuple[list[str], list[str]]:
+    """(shape and name problems, dtype differences) of engine tensors against the model's network spec.
+
+    The batch axis may be dynamic or fixed; an axis the spec calls dynamic (-1) must be dynamic or its
+    max_shape; a fixed axis must match unless TensorRT could not infer it (-1: known at run time).
+    """
+    shapes: list[str] = []
+    dtypes: list[str] = []
+    for spec in specs:
+        graph = graph_names.get(spec.name, spec.name)
+        if graph not in found:
+            shapes.append(f"{what} '{graph}' (the model's '{spec.name}') is not in the engine "
+                          f"(it has {', '.join(sorted(found)) or 'none'})")
+            continue
+        shape, dtype = found[graph]
+        wanted = (-1, *spec.shape)
+        label = f"{what} '{graph}'"
+        if len(shape) != len(wanted):
+            shapes.append(f"{label} has shape {shape}; the spec says (batch, *{spec.shape})")
+            continue
+        full = (-1, *spec.full_shape)
+        for axis in range(1, len(shape)):
+            dim, want = shape[axis], wanted[axis]
+            if want == -1 and dim not in (-1, full[axis]):
+                shapes.append(f"{label} axis {axis} is {dim}; the spec's dynamic axis reaches {full[axis]}")
+            elif want != -1 and dim not in (-1, want):
+                shapes.append(f"{label} axis {axis} is {dim}; the spec says {want}")
+        if dtype != spec.dtype:
+            dtypes.append(f"{label} is {dtype}, the spec says {spec.dtype}")
+    return shapes, dtypes
 
 
 # TensorRT DataType member name -> numpy dtype name (torch has a dtype attribute of the same name).

@@ -9,17 +9,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorrt as trt
 import torch
 
 from harness.backends.base import NetworkRunner
 from harness.backends.device_samples import DeviceSamples, graph_batch_sizes, pick_graph_size
+from harness.backends.tensorrt.flavour import active
 from harness.backends.tensorrt.profiles import buffer_elements, dtype_name, rows_elements
 from harness.errors import HarnessError
 from models.base import TensorSpec
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # checked against TensorRT 10's stubs; at run time, the process's flavour
+    import tensorrt as trt
+
     from harness.qsl import SampleStore
+else:
+    trt = active().module
 
 
 @dataclass(frozen=True)

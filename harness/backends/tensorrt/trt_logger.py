@@ -6,8 +6,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-import tensorrt as trt
+from harness.backends.tensorrt.flavour import active
+
+if TYPE_CHECKING:  # checked against TensorRT 10's stubs; at run time, the process's flavour
+    import tensorrt as trt
+else:
+    trt = active().module
+
 
 
 class CollectingLogger(trt.ILogger):

@@ -49,6 +49,11 @@ class RunView:
         return "accuracy" if "-accuracy" in self.run_id else "performance"
 
     @property
+    def is_compliance(self) -> bool:
+        """A compliance test's run (TEST01...): never the cell's performance result."""
+        return self.record is not None and bool(self.record.compliance)
+
+    @property
     def started_at(self) -> str:
         if self.record is not None:
             return self.record.started_at
@@ -140,7 +145,7 @@ def scan(results_dir: Path) -> dict[str, dict[str, dict[str, list[RunView]]]]:
 
 def latest(views: list[RunView], mode: str, valid_only: bool = False) -> RunView | None:
     for view in reversed(views):
-        if view.mode != mode or not view.complete:
+        if view.mode != mode or not view.complete or view.is_compliance:
             continue
         if valid_only and view.valid is not True:
             continue
@@ -173,7 +178,8 @@ def scenario_result(views: list[RunView], scenario: str, page_dir: Path) -> Scen
     best = latest(views, "performance", valid_only=True)
     acc = accuracy_text(latest(views, "accuracy"))
     if best is None:
-        last = latest(views, "performance") or next((v for v in reversed(views) if v.mode == "performance"), None)
+        last = latest(views, "performance") or next(
+            (v for v in reversed(views) if v.mode == "performance" and not v.is_compliance), None)
         if last is None:
             return ScenarioResult(problem="no performance run yet", accuracy_text=acc)
         why = "INVALID" if last.valid is False else (last.problems[0] if last.problems else last.status)

@@ -117,7 +117,7 @@ def render_index(results_dir: Path, all_runs: dict[str, dict[str, dict[str, list
         for model in sorted(per_model, key=facts.order_key):
             for scenario in sorted(per_model[model]):
                 views = per_model[model][scenario]
-                perf = [v for v in views if v.mode == "performance"]
+                perf = [v for v in views if v.mode == "performance" and not v.is_compliance]
                 rows.append({
                     "system": system, "model": model, "scenario": scenario, "count": len(views),
                     "latest": _run_entry(perf[-1] if perf else None, results_dir),

@@ -78,7 +78,9 @@ def _accuracy(view: RunView) -> dict[str, Any] | None:
     for name in list(targets) + [m for m in metrics if m not in targets]:
         value, target = metrics.get(name), targets.get(name)
         met = None if value is None or target is None else float(value) >= float(target)
-        rows.append({"name": name, "value": value, "target": target, "met": met})
+        # Targets are the checker's products (76.46 * 0.99 = 75.69539999999999): shown as 75.6954.
+        shown = None if target is None else f"{float(target):.10g}"
+        rows.append({"name": name, "value": value, "target": shown, "met": met})
     return {"rows": rows, "passed": acc.get("passed") if acc else None, "text": view.accuracy_txt,
             "notes": acc.get("notes", []) if acc else [], "mlperf_model": acc.get("mlperf_model", "") if acc else "",
             "samples": acc.get("samples") if acc else None}
@@ -101,7 +103,7 @@ def read_series(path: Path) -> list[dict[str, float]]:
 def _telemetry(view: RunView) -> dict[str, Any]:
     info = view.record.telemetry if view.record is not None else {}
     if not info and (view.run_dir / SERIES_FILE).is_file():  # a run stopped before it could summarize
-        info = {"recorded": True, "source": "nvidia-smi", "file": SERIES_FILE}
+        info = {"recorded": True, "source": "NVML or nvidia-smi", "file": SERIES_FILE}
     if not info:
         return {"recorded": False, "reason": "this run has no telemetry record", "charts": []}
     if not info.get("recorded"):
@@ -124,7 +126,25 @@ def _telemetry(view: RunView) -> dict[str, Any]:
                for metric, v in metrics.items()]
     return {"recorded": True, "source": info.get("source", ""), "samples": info.get("samples", len(samples)),
             "interval_s": info.get("interval_s"), "charts": charts, "summary": summary,
-            "reason": "" if charts else f"{path.name} holds no samples"}
+            "energy": energy_rows(info), "reason": "" if charts else f"{path.name} holds no samples"}
+
+
+def energy_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """Energy and throttling lines of a telemetry summary (older records have neither)."""
+    rows = []
+    if info.get("energy_j") is not None:
+        rows.append(("energy", f"{info['energy_j']:,.1f} J ({info.get('energy_source') or 'measured'})"))
+    if info.get("energy_j_per_sample") is not None:
+        rows.append(("energy per sample", f"{info['energy_j_per_sample'] * 1000:,.4g} mJ"))
+    if "throttle_s" in info:
+        if info.get("throttle_known") is False:
+            rows.append(("throttled", "not reported by this GPU or driver"))
+        else:
+            reasons = {name: s for per in (info.get("throttle_reasons_s") or {}).values() for name, s in per.items()}
+            detail = ", ".join(f"{name.replace('_', ' ')} {s:g} s" for name, s in sorted(reasons.items()))
+            rows.append(("throttled (power or thermal limit)", f"{info['throttle_s']:g} s" +
+                         (f" ({detail})" if detail else "")))
+    return rows
 
 
 def _environment(view: RunView) -> list[tuple[str, str]]:
