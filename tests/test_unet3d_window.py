@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import HarnessError
 from models.program import ProgramSetup
 from models.specs import Responses
 from models.unet3d import MODEL, network
@@ -181,7 +180,8 @@ def test_runner_that_ignores_inputs_still_answers_every_sample() -> None:
         assert answered[100 + i] == bytes(volume[0].size)  # argmax of equal logits: class 0
 
 
-def test_more_windows_per_call_than_the_runner_takes_is_refused() -> None:
-    options = MODEL.options(windows_per_call=16)
-    with pytest.raises(HarnessError, match="windows_per_call 16"):
-        SlidingWindow(MODEL(), Runner(elementwise_net), Samples(_volumes()), ProgramSetup(8, True, options))
+def test_runners_are_sized_for_the_windows_per_call() -> None:
+    assert SlidingWindow.runner_batch_size(8, MODEL.options()) == 8
+    assert SlidingWindow.runner_batch_size(8, MODEL.options(windows_per_call=16)) == 16
+    answered, runner, _ = run_program(_volumes()[:2], elementwise_net, 1, windows_per_call=5)
+    assert runner.batches == [5, 1] and len(answered) == 2

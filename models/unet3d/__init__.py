@@ -43,8 +43,8 @@ ZENODO = "https://zenodo.org/record/5597155/files"
 @dataclass(frozen=True)
 class Unet3DOptions:
     windows_per_call: int | None = option(
-        None, "128^3 windows stacked into one network call (default: the run's batch_size, which sizes the "
-        "runner)", minimum=1)
+        None, "128^3 windows stacked into one network call, what runners are sized for (default: the run's "
+        "batch_size)", minimum=1)
     network_width: str = option(
         "auto", "3D U-Net width for random weights: auto (reduced on a CPU, full on a GPU), full, reduced; "
         "real weights always run the full network", choices=("auto", "full", "reduced"))

@@ -80,13 +80,7 @@ class SlidingWindow(Program):
 
         self._torch = torch
         options = setup.options if setup.options is not None else model.opts
-        capacity = max(1, int(setup.batch_size))
-        wanted = getattr(options, "windows_per_call", None) or capacity
-        if wanted > capacity:
-            raise HarnessError(f"windows_per_call {wanted} is more than the runner takes per call "
-                               f"(batch_size {capacity})", f"set batch_size to at least {wanted}, or lower "
-                               "windows_per_call")
-        self.windows_per_call = int(wanted)
+        self.windows_per_call = type(self).runner_batch_size(setup.batch_size, options)
         self.device = torch.device(runner.torch_device)
         network = model.network
         assert network is not None
@@ -100,6 +94,11 @@ class SlidingWindow(Program):
         # Network calls and windows since construction (tests and the benchmark read them).
         self.calls = 0
         self.windows = 0
+
+    @classmethod
+    def runner_batch_size(cls, batch_size: int, options: Any) -> int:
+        """Windows per network call: the model option windows_per_call, else the run's batch_size."""
+        return max(1, int(getattr(options, "windows_per_call", None) or batch_size))
 
     def run(self, ids: Sequence[int], qsl_indices: np.ndarray, done: Done) -> None:
         pending: list[tuple[_Volume, tuple[int, int, int]]] = []
