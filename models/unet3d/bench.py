@@ -42,7 +42,7 @@ class Elementwise:
         return self
 
 
-class _OneVolume(Dataset):
+class OneVolume(Dataset):
     name = "random volume"
     location = "memory"
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                              cache_dir=Path("build/cache"))
     backend = TorchBackend(model, context, TorchBackend.Options())
     runner: Any = backend.runners()[0]
-    store = SampleStore(_OneVolume(volume), MODEL.sample_inputs, ragged=True)
+    store = SampleStore(OneVolume(volume), MODEL.sample_inputs, ragged=True)
     store.load([0])
     program = SlidingWindow(model, runner, store, ProgramSetup(args.windows_per_call, True, options))
     module = model.torch_module().to(args.device).eval()
