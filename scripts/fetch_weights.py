@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ", ".join(sorted({w.kind for w in model.weights_files})) or "none"
         print(f"error: nothing to fetch for {model.name} (its weights kinds: {kinds})", file=sys.stderr)
         return 2
+    folders = [w for w in files if w.kind == "checkpoint"]
+    if folders:  # a checkpoint folder has a fetch script of its own (its note names it)
+        print(f"error: {model.name}'s {folders[0].file} is a checkpoint folder, not one file: {folders[0].note}",
+              file=sys.stderr)
+        return 2
     dest = args.dest or data_root() / "models"
     try:
         for w in files:

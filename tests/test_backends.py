@@ -25,7 +25,7 @@ def crops(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 
 
 def test_registry_and_lazy_imports() -> None:
-    assert backend_names() == ["null", "onnxruntime", "tensorrt", "torch"]
+    assert backend_names() == ["null", "onnxruntime", "tensorrt", "tensorrt-llm", "torch"]
     with pytest.raises(HarnessError, match="unknown backend"):
         backend_class("tensorflow")
 

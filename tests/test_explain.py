@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from harness.results.explain import headline, judge_performance
@@ -64,3 +65,16 @@ def test_token_models_report_tokens_per_second() -> None:
                             '"metadata": {}}\n:::MLLOG {"key": "result_samples_per_second", "value": 37.5, '
                             '"metadata": {}}')
     assert headline(log, "Offline") == ("result_inferred_tokens_per_second", 2593.65, "tokens/s")
+
+
+def test_a_short_token_run_suggests_a_target_in_samples_per_second() -> None:
+    def line(key: str, value: object) -> str:
+        return f':::MLLOG {{"key": "{key}", "value": {json.dumps(value)}, "metadata": {{}}}}'
+
+    log = parse_detail_text("\n".join([
+        line("result_inferred_tokens_per_second", 2593.65), line("result_samples_per_second", 37.5),
+        line("result_validity", "INVALID"), line("result_min_duration_met", False),
+        line("result_max_latency_ns", 4.0e9), line("effective_min_duration_ms", 600000),
+        line("effective_target_qps", 10.0)]))
+    (failure,) = judge_performance(log, "Offline").failures
+    assert "(37.5 samples/s)" in str(failure) and "about 41.2" in str(failure)  # not 69x that, in tokens/s

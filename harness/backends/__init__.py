@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "torch": "harness.backends.torch_backend:TorchBackend",
     "onnxruntime": "harness.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "tensorrt": "harness.backends.tensorrt.backend:TensorRTBackend",
+    "tensorrt-llm": "harness.backends.tensorrt_llm.backend:TensorRTLLMBackend",
 }
 _ALIASES = {"ort": "onnxruntime", "pytorch": "torch", "trt": "tensorrt"}
 

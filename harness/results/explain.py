@@ -129,7 +129,9 @@ def _offline_failures(log: DetailLog, failures: list[Failure], constraints: dict
     if not constraints.get("min_duration", True):
         took = float(log.get("result_max_latency_ns") or 0)
         need_ms = float(log.get("effective_min_duration_ms") or 0)
-        rate = value or 0.0
+        # --target-qps is in samples/s even where the headline is tokens/s (GPT-J).
+        samples = log.get("result_samples_per_second")
+        rate = float(samples) if isinstance(samples, (int, float)) else (value or 0.0)
         failures.append(Failure(
             "min_duration",
             f"the run took {_ms(took)} < the {need_ms / 1000:g} s minimum: the expected QPS "

@@ -1,0 +1,1 @@
+"""TensorRT-LLM backend (generator runners from a checkpoint folder); tensorrt_llm is imported lazily."""
