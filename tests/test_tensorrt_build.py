@@ -88,6 +88,8 @@ BUILDS = {
     # Dynamic sequence length: every profile spans 1..384 tokens; two streams, two profiles.
     "bert-fp32": Build("bert", model_options=(("network", "reduced"),), max_batch=8, streams=2),
     "bert-fp16": Build("bert", "fp16", model_options=(("network", "reduced"),)),
+    # A 3-D network: the 1x128^3 window with a dynamic batch of windows (the reduced width keeps it seconds).
+    "3d-unet-fp32": Build("3d-unet", model_options=(("network_width", "reduced"),), max_batch=2),
 }
 
 

@@ -1,5 +1,6 @@
-"""`python -m harness bench-gpu --model resnet50`: a 60-s Offline run and a 60-s Server run at the
-system's (searched) target, compared per GPU with the published MLPerf result for the same GPU model.
+"""`python -m harness bench-gpu --model resnet50`: a 60-s Offline run and a 60-s Server run (for models
+that have one) at the system's (searched) target, compared per GPU with the published MLPerf result for
+the same GPU model.
 
 Writes results/bench/<gpu>/<model>.json: samples/s, p99, validity, GPU telemetry when it was recorded,
 and the ratio to the published per-GPU figure (configs/reference/published_results.csv).
@@ -18,6 +19,7 @@ from harness.machine.host import detect_host, slug
 from harness.results.published import published_per_gpu
 from harness.tools.args import add_run_arguments, run_arguments_of
 from harness.tools.child import run_child
+from models import get_model_class
 
 # Run flags bench-gpu sets itself (both scenarios, its own duration).
 _OWN_FLAGS = ("--scenario", "--min-duration-ms", "--min-query-count", "--mode")
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         raise HarnessError("bench-gpu measures GPUs and none is visible",
                            "run it on a GPU machine (or pass --allow-cpu to try the command)")
     runs_dir = args.out / "runs"
-    offline = _run(args, "offline", runs_dir)
-    server = _run(args, "server", runs_dir)
+    # Only the scenarios the model has in MLPerf (3D-UNet: Offline only).
+    records = {s: _run(args, s.lower(), runs_dir) for s in ("Offline", "Server")
+               if s in get_model_class(args.model).scenarios}
+    offline = records["Offline"]
     from harness.system_configs import load_system, resolve_system
 
     system = resolve_system(args.system, host)
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                               "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "scenarios": {}}
     print()
     print(f"{'scenario':9s} {'result':>14s} {'per GPU':>12s} {'published/GPU':>14s} {'ratio':>6s}  {'p99 ms':>8s}")
-    for scenario, record in (("Offline", offline), ("Server", server)):
+    for scenario, record in records.items():
         entry = _summary(record)
         published = published_per_gpu(accelerator, record["mlperf_model"], scenario, gpus)
         value = entry["value"] or 0.0

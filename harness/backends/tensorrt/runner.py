@@ -160,20 +160,47 @@ class TensorRTRunner(NetworkRunner):
                 shapes[io.graph_name] = tuple(tensor.shape)
             return self._execute(shapes, count)
 
-    def _execute(self, shapes: dict[str, tuple[int, ...]], count: int) -> dict[str, np.ndarray]:
-        """Inputs are in the device buffers (queued on the stream): run, copy outputs back, wait."""
+    @property
+    def torch_device(self) -> str:
+        return self.device
+
+    def infer_tensors(self, inputs: dict[str, "torch.Tensor"], count: int) -> dict[str, "torch.Tensor"]:
+        """Device tensors in, views of the engine's output buffers out (valid until this runner's next
+        call): a program stitching windows keeps its work on the GPU."""
+        caller = torch.cuda.current_stream(self._device)
+        self._stream.wait_stream(caller)
+        with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
+            shapes = {}
+            for io in self._inputs:
+                tensor = inputs[io.model_name]
+                self._device_buffers[io.graph_name][: tensor.numel()].view(tensor.shape).copy_(tensor)
+                shapes[io.graph_name] = tuple(tensor.shape)
+            out_shapes = self._launch(shapes, count)
+            results = {}
+            for io in self._outputs:
+                shape = (count, *out_shapes[io.graph_name][1:])
+                rows = self._device_buffers[io.graph_name][: rows_elements(out_shapes[io.graph_name], count)]
+                results[io.model_name] = rows.view(shape).to(getattr(torch, io.model_dtype))
+        caller.wait_stream(self._stream)
+        return results
+
+    def _launch(self, shapes: dict[str, tuple[int, ...]], count: int) -> dict[str, tuple[int, ...]]:
+        """Inputs are in the device buffers: queue the engine (a captured graph when one fits) on the
+        stream; returns the output shapes."""
         graph_size = pick_graph_size(list(self._graphs), count) if self._graphs else None
         if graph_size is not None:
             captured = self._graphs[graph_size]
             captured.graph.replay()
-            out_shapes = {name: (count, *shape[1:]) for name, shape in captured.output_shapes.items()}
-        else:
-            for name, shape in shapes.items():
-                self._set_shape(name, shape)
-            if not self._context.execute_async_v3(self._stream.cuda_stream):
-                raise RuntimeError(f"TensorRT execute_async_v3 failed on {self.device} (batch {count})")
-            out_shapes = {io.graph_name: _shape(self._context.get_tensor_shape(io.graph_name))
-                          for io in self._outputs}
+            return {name: (count, *shape[1:]) for name, shape in captured.output_shapes.items()}
+        for name, shape in shapes.items():
+            self._set_shape(name, shape)
+        if not self._context.execute_async_v3(self._stream.cuda_stream):
+            raise RuntimeError(f"TensorRT execute_async_v3 failed on {self.device} (batch {count})")
+        return {io.graph_name: _shape(self._context.get_tensor_shape(io.graph_name)) for io in self._outputs}
+
+    def _execute(self, shapes: dict[str, tuple[int, ...]], count: int) -> dict[str, np.ndarray]:
+        """Inputs are in the device buffers (queued on the stream): run, copy outputs back, wait."""
+        out_shapes = self._launch(shapes, count)
         sizes = {}
         for io in self._outputs:
             size = rows_elements(out_shapes[io.graph_name], count)
