@@ -62,15 +62,17 @@ class OfflineSUT:
     def _dispatch(self, ids: list[int], qsl_indices: Any) -> None:
         if self._harness_batching:
             step = self.batch_size
-            pieces = [(ids[s : s + step], qsl_indices[s : s + step]) for s in range(0, len(ids), step)]
+            # Slices are cut as they are run: a query of millions of samples never holds all its
+            # batches at once (thousands of live lists make every garbage collection pass longer).
             if self._inline is not None:
-                for piece in pieces:
-                    self._inline.run(*piece)
-                    if self._inline.completer.error is not None:
+                slot = self._inline
+                for start in range(0, len(ids), step):
+                    slot.run(ids[start : start + step], qsl_indices[start : start + step])
+                    if slot.completer.error is not None:
                         return
                 return
-            for piece in pieces:
-                self._work[0].put(piece)
+            for start in range(0, len(ids), step):
+                self._work[0].put((ids[start : start + step], qsl_indices[start : start + step]))
             return
         if self._inline is not None:
             self._inline.run(ids, qsl_indices)
