@@ -47,6 +47,8 @@ def report(record: RunRecord, run_dir: Any, published: Any) -> None:
         res = record.result
         value = res.get("value")
         shown = f"{value:,.2f} {res['unit']}" if value is not None else "no result"
+        if res.get("samples_per_s") is not None:
+            shown += f" ({res['samples_per_s']:,.2f} {'samples' if record.scenario == 'Offline' else 'queries'}/s)"
         say(f"== result: {shown}  {'VALID' if res['valid'] else 'INVALID'}")
         for line in res.get("explanation", []):
             say(f"   INVALID because {line}")

@@ -65,6 +65,7 @@ def test_token_models_report_tokens_per_second() -> None:
                             '"metadata": {}}\n:::MLLOG {"key": "result_samples_per_second", "value": 37.5, '
                             '"metadata": {}}')
     assert headline(log, "Offline") == ("result_inferred_tokens_per_second", 2593.65, "tokens/s")
+    assert judge_performance(log, "Offline").samples_per_s == 37.5
 
 
 def test_a_short_token_run_suggests_a_target_in_samples_per_second() -> None:

@@ -27,6 +27,8 @@ class Verdict:
     valid: bool
     failures: list[Failure] = field(default_factory=list)
     constraints: dict[str, bool] = field(default_factory=dict)
+    # Beside a tokens/s headline (GPT-J): the samples/s (Offline) or completed queries/s (Server) it came from.
+    samples_per_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,6 +71,9 @@ def judge_performance(log: DetailLog, scenario: str) -> Verdict:
         if k in log
     }
     verdict = Verdict(key, value, unit, validity == "VALID", constraints=constraints)
+    if unit == "tokens/s":
+        rate = log.get("result_samples_per_second" if scenario == "Offline" else "result_completed_samples_per_sec")
+        verdict.samples_per_s = float(rate) if isinstance(rate, (int, float)) else None
     failures = verdict.failures
     if validity is None:
         failures.append(Failure("log", "the detail log has no result_validity line (run cut short?)",
