@@ -23,6 +23,7 @@ def comparability(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan) -> dict[st
         reasons.append("random weights")
     if r.backend_name == "null":
         reasons.append("null backend (no inference)")
+    reasons += r.model.not_comparable_because()
     if plan.mode == "performance":
         if plan.min_duration_ms is not None and plan.min_duration_ms < r.rules.min_duration_ms:
             reasons.append(f"min duration {plan.min_duration_ms} ms < {r.rules.min_duration_ms} ms of the rules")

@@ -224,3 +224,8 @@ class ModelSpec(abc.ABC):
     def extra_record(self) -> dict[str, Any]:
         """Model facts to store in the run record (network config, label offsets...)."""
         return {}
+
+    def not_comparable_because(self) -> list[str]:
+        """Reasons of the model's own why a run cannot stand beside MLPerf results (its options, its data
+        checks); the harness adds its own (demo data, random weights, shortened runs...)."""
+        return []

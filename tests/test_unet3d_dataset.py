@@ -155,3 +155,11 @@ def test_real_data_uses_the_shipped_meta(tmp_path: Path) -> None:
     (tmp_path / "kits19" / "case_00000").mkdir(parents=True)
     with pytest.raises(HarnessError, match="42 of the 43 KiTS19 inference cases are missing"):
         _open(tmp_path / "kits19", tmp_path)
+
+
+def test_unchecked_cases_make_a_run_not_comparable() -> None:
+    from models.unet3d import Unet3D, Unet3DOptions
+
+    assert Unet3D().not_comparable_because() == []
+    (reason,) = Unet3D(options=Unet3DOptions(verify_checksums=False)).not_comparable_because()
+    assert "verify_checksums false" in reason

@@ -27,6 +27,8 @@ class TorchOptions:
     start_from_device: bool = option(False, "CUDA: performance samples preloaded into each GPU's memory")
     torch_compile: str | None = option(None, "CUDA: torch.compile mode; shapes are compiled in warm-up",
                                        choices=TORCH_COMPILE_MODES)
+    cudnn_benchmark: bool = option(False, "CUDA: cuDNN times its convolution algorithms per new shape and keeps the "
+                                          "fastest (for fixed shapes: 3D-UNet's windows, ResNet50's crops)")
 
 
 def _cuda_available() -> bool:
@@ -129,6 +131,8 @@ class TorchBackend(Backend):
                 and options.use_cuda_graphs):
             self.notes.append(f"torch.compile mode {options.torch_compile} captures CUDA graphs itself; "
                               "use_cuda_graphs is ignored")
+        if self._use_cuda:
+            torch.backends.cudnn.benchmark = bool(options.cudnn_benchmark)
         self._generators: list[Any] = []
         self._base = model.torch_module() if self._kind == "network" else None
 
@@ -198,6 +202,7 @@ class TorchBackend(Backend):
                                    "threads": torch.get_num_threads()}
         if self._use_cuda:
             details.update({"torch_compile": self.options.torch_compile,
+                            "cudnn_benchmark": self.options.cudnn_benchmark,
                             "use_cuda_graphs": self.options.use_cuda_graphs,
                             "start_from_device": self.options.start_from_device,
                             "static_batch_sizes": self._graph_sizes})

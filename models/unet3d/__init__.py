@@ -186,6 +186,11 @@ class Unet3D(ModelSpec):
             result.notes.append(f"random weights ({self.width.name} 3D U-Net): expect DICE near 0")
         return result
 
+    def not_comparable_because(self) -> list[str]:
+        if not self.opts.verify_checksums:
+            return ["the preprocessed cases were not checked against MLPerf's checksums (verify_checksums false)"]
+        return []
+
     def extra_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "network": f"MLPerf 3D U-Net (KiTS19), {self.width.describe()}",
