@@ -19,7 +19,7 @@ import mlperf_loadgen as lg
 from harness.loadgen_settings import log_settings
 from harness.qsl import SampleStore
 from harness.results.logparse import parse_detail_log
-from harness.scenarios import Completer, ProgramSlot, make_sut
+from harness.scenarios import sut_for_programs
 from models.program import Program
 
 FIRST_SAMPLES = 20_000
@@ -40,10 +40,7 @@ def offline_rate(model_name: str, programs: Sequence[Program], samples: SampleSt
 
 def _one_test(model_name: str, programs: Sequence[Program], samples: SampleStore, batch_size: int,
               performance_count: int, count: int) -> float | None:
-    completer = Completer(lg.QuerySamplesComplete, lg.QuerySampleResponse, model_name,
-                          checked=type(programs[0]).checked)
-    slots = [ProgramSlot(program, i, completer, batch_size) for i, program in enumerate(programs)]
-    sut = make_sut("Offline", slots, batch_size, 0, samples)
+    sut, completer = sut_for_programs("Offline", programs, samples, model_name, batch_size, 0)
     settings = lg.TestSettings()
     settings.scenario = lg.TestScenario.Offline
     settings.mode = lg.TestMode.PerformanceOnly

@@ -39,7 +39,7 @@ from harness.results.record import (
     now_iso,
 )
 from harness.run_record import new_record
-from harness.scenarios import Completer, ProgramSlot, make_sut
+from harness.scenarios import sut_for_programs
 from harness.spec import RunSpec
 from models.base import Dataset
 from models.program import Program, ProgramSetup, SinglePass
@@ -250,11 +250,9 @@ def _run_loadgen(r: ResolvedRun, prepared: Prepared, plan: loadgen_settings.Load
                  record: RunRecord) -> int:
     s = r.spec
     samples, runners, programs = prepared.samples, prepared.runners, prepared.programs
-    batch_size = r.knobs.run.batch_size
-    completer = Completer(lg.QuerySamplesComplete, lg.QuerySampleResponse, r.model.name,
-                          checked=type(programs[0]).checked)
-    slots = [ProgramSlot(program, i, completer, batch_size) for i, program in enumerate(programs)]
-    sut = make_sut(s.scenario, slots, batch_size, r.knobs.run.batch_timeout_us, samples)
+    sut, completer = sut_for_programs(s.scenario, programs, samples, r.model.name, r.knobs.run.batch_size,
+                                      r.knobs.run.batch_timeout_us)
+    slots = sut.slots
     settings = loadgen_settings.make_test_settings(plan, run_dir / "user.conf")
     sut_handle = lg.ConstructFastSUT(sut.issue, sut.flush)
     total = prepared.dataset.total_count

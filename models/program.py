@@ -114,21 +114,22 @@ class Program(abc.ABC):
     def warmup(self) -> None:
         """First-call costs (allocation, autotuning, graph capture) outside the timed run. The default
         runs the program itself over a few samples and waits for them."""
-        count = min(self.warmup_samples, self.samples.total_count)
-        indices = self.samples.example_indices(count)
-        self.run(list(range(len(indices))), indices, discard)
-        self.drain()
+        self._example_pass(self.warmup_samples)
 
     def measure_rate(self) -> float | None:
         """Samples/s this program sustains on its runner after warm-up (None: no estimate). It sizes demo
         Offline runs and is recorded. The default times one pass over a runner batch of samples (at
         least warmup_samples), so a program that batches is measured batching."""
-        count = min(max(self.warmup_samples, self.setup.batch_size), self.samples.total_count)
-        indices = self.samples.example_indices(count)
         started = time.monotonic()
+        count = self._example_pass(max(self.warmup_samples, self.setup.batch_size))
+        return count / max(time.monotonic() - started, 1e-9)
+
+    def _example_pass(self, count: int) -> int:
+        """Run up to ``count`` example samples through the program, answers discarded; how many ran."""
+        indices = self.samples.example_indices(min(count, self.samples.total_count))
         self.run(list(range(len(indices))), indices, discard)
         self.drain()
-        return len(indices) / max(time.monotonic() - started, 1e-9)
+        return len(indices)
 
     @abc.abstractmethod
     def run(self, ids: Sequence[int], qsl_indices: np.ndarray, done: Done) -> None:
