@@ -99,7 +99,7 @@ def _check_run_length(rules: Rules, model_rules: ModelRules, scenario: str, dura
     """LoadGen cannot run a performance test that may end before its first query (it crashes in
     Server and reports no result in Offline): refuse a zero minimum duration with a zero minimum
     query count."""
-    rule_queries = model_rules.offline_min_query_count if scenario == "Offline" else model_rules.server_min_query_count
+    rule_queries = model_rules.min_query_count(scenario)
     duration = rules.min_duration_ms if duration_ms is None else duration_ms
     queries = rule_queries if query_count is None else query_count
     if duration <= 0 and queries <= 0:

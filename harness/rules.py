@@ -37,6 +37,10 @@ class ModelRules:
     # carries what the conf would (the latency bound).
     in_loadgen_conf: bool = True
 
+    def min_query_count(self, scenario: str) -> int:
+        """The round's minimum query count of a performance run in this scenario."""
+        return self.offline_min_query_count if scenario == "Offline" else self.server_min_query_count
+
 
 @dataclass(frozen=True)
 class ComplianceTest:

@@ -8,8 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from harness import loadgen_settings
 from harness.common import say
 from harness.errors import HarnessError
@@ -47,11 +45,6 @@ def _concurrent_text(run_dir: Path, pid: int | None = None) -> str:
 _LOADGEN_BYTES = {"Offline": 120, "Server": 400}
 
 
-def _rule_query_count(r: ResolvedRun, scenario: str) -> int:
-    rules = r.model_rules
-    return rules.offline_min_query_count if scenario == "Offline" else rules.server_min_query_count
-
-
 def check_loadgen_memory(plan: loadgen_settings.LoadGenPlan, rule_duration_ms: int, rule_query_count: int,
                          available_bytes: int | None) -> None:
     """A performance run LoadGen would need more memory for than is free (its Offline query, or its Server
@@ -72,7 +65,8 @@ def check_loadgen_memory(plan: loadgen_settings.LoadGenPlan, rule_duration_ms: i
 
 def check_plan(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan, runs_dir: Path, dataset_count: int) -> None:
     """Before the run folder: LoadGen can hold what the plan asks, and an accuracy run's log fits on disk."""
-    check_loadgen_memory(plan, r.rules.min_duration_ms, _rule_query_count(r, plan.scenario), available_memory())
+    check_loadgen_memory(plan, r.rules.min_duration_ms, r.model_rules.min_query_count(plan.scenario),
+                         available_memory())
     if plan.mode == "accuracy":
         store.check_free_space(runs_dir, store.MIN_FREE_BYTES + accuracy_log_bytes(r, dataset_count))
 
@@ -94,7 +88,7 @@ def accuracy_log_bytes(r: ResolvedRun, count: int) -> int:
     network = r.model.network
     per_sample = 4096
     if network is not None:
-        per_sample = sum(int(np.prod(spec.full_shape)) * np.dtype(spec.dtype).itemsize for spec in network.outputs)
+        per_sample = sum(spec.sample_nbytes for spec in network.outputs)
     return count * (2 * per_sample + 64)
 
 

@@ -27,8 +27,7 @@ def comparability(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan) -> dict[st
     if plan.mode == "performance":
         if plan.min_duration_ms is not None and plan.min_duration_ms < r.rules.min_duration_ms:
             reasons.append(f"min duration {plan.min_duration_ms} ms < {r.rules.min_duration_ms} ms of the rules")
-        rule_queries = (r.model_rules.offline_min_query_count if plan.scenario == "Offline"
-                        else r.model_rules.server_min_query_count)
+        rule_queries = r.model_rules.min_query_count(plan.scenario)
         if plan.min_query_count is not None and plan.min_query_count < rule_queries:
             reasons.append(f"min query count {plan.min_query_count} < {rule_queries} of the rules")
     if plan.performance_sample_count is not None:
