@@ -66,6 +66,11 @@ def _mismatch(model_cls: type[ModelSpec], cls: type[Backend]) -> HarnessError:
                         "use --backend " + (" or ".join(able) if able else "auto"))
 
 
+def _no_gpu_for_cuda() -> HarnessError:
+    return HarnessError("a GPU was asked for (--device cuda), but none is visible",
+                        "check nvidia-smi and CUDA_VISIBLE_DEVICES, or drop --device cuda")
+
+
 def choose_backend(host: HostInfo, device: str, model_cls: type[ModelSpec]) -> tuple[str, str]:
     """BACKEND=auto: on a GPU the first usable of AUTO_ON_GPU, else AUTO_ON_CPU; the reason is recorded."""
     kind = model_cls.program.needs
@@ -89,8 +94,7 @@ def choose_backend(host: HostInfo, device: str, model_cls: type[ModelSpec]) -> t
             raise _mismatch(model_cls, backend_class("torch"))
         return on_cpu, f"{gpu} found but {'; '.join(skipped) or 'no GPU backend fits'}: {on_cpu} on the CPU"
     if device == "cuda":
-        raise HarnessError("a GPU was asked for (--device cuda), but none is visible",
-                           "check nvidia-smi and CUDA_VISIBLE_DEVICES, or drop --device cuda")
+        raise _no_gpu_for_cuda()
     for name in (n for n in AUTO_ON_CPU if n in registered):
         cls = backend_class(name)
         if not cls.can_build(kind, model_cls):
@@ -193,8 +197,7 @@ def resolve(spec: RunSpec) -> ResolvedRun:
     _check_scenario(model_cls, model_rules, spec.scenario)
     host = detect_host()
     if spec.device == "cuda" and not host.gpus:
-        raise HarnessError("a GPU was asked for (--device cuda), but none is visible",
-                           "check nvidia-smi and CUDA_VISIBLE_DEVICES, or drop --device cuda")
+        raise _no_gpu_for_cuda()
     system = resolve_system(spec.system, host)
     warnings = list(system.notes)
     backend_name, backend_reason = _pick_backend(spec, host, model_cls)
