@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.results import store
 from harness.results.accuracy import read_accuracy_log
-from harness.results.record import STATUS_COMPLETE, RunRecord, read_record
+from harness.results.record import RunRecord
 from harness.rules import ComplianceTest
 from models.base import AccuracyEntry
 
@@ -205,16 +206,13 @@ def read_verification(run_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def verified_runs(cell_dir: Path, test: str) -> list[tuple[RunRecord, dict[str, Any]]]:
-    """Complete runs of compliance test ``test`` in a cell folder, with their verification, newest first."""
+def verified_runs(cell_dir: Path, test: str,
+                  runs: list[tuple[Path, RunRecord]] | None = None) -> list[tuple[RunRecord, dict[str, Any]]]:
+    """Complete runs of compliance test ``test`` in a cell folder, with their verification, newest first
+    (``runs``: the cell's store.complete_runs, when the caller has read them already)."""
     found = []
-    for path in (cell_dir / "runs").glob(f"*/{VERIFICATION}"):
-        try:
-            record = read_record(path.parent)
-        except (OSError, ValueError):
-            continue
-        verification = read_verification(path.parent)
-        if record.compliance == test and record.status == STATUS_COMPLETE and verification is not None:
+    for run_dir, record in (store.complete_runs(cell_dir) if runs is None else runs):
+        verification = read_verification(run_dir) if record.compliance == test else None
+        if verification is not None:
             found.append((record, verification))
-    found.sort(key=lambda pair: pair[0].started_at, reverse=True)
     return found

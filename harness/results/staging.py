@@ -57,8 +57,8 @@ class Cell:
 
 def cell_folders(results_dir: Path, systems: list[str] | None = None) -> list[Path]:
     """results/<system>/<benchmark>/<Scenario> folders that hold runs."""
-    folders = sorted({p.parents[2] for p in results_dir.glob(f"*/*/*/runs/*/{RECORD_NAME}")}
-                     | {p.parents[2] for p in results_dir.glob(f"*/*/*/runs/*/{store.INCOMPLETE_MARKER}")})
+    folders = sorted({p.parents[2] for p in results_dir.glob("*/*/*/runs/*/*")
+                      if p.name in (RECORD_NAME, store.INCOMPLETE_MARKER)})
     return [f for f in folders if systems is None or f.parent.parent.name in systems]
 
 
@@ -125,12 +125,13 @@ def _check_performance(cell: Cell) -> None:
         cell.warnings.append(f"performance run {perf.run_id} is INVALID ({why})")
 
 
-def _check_compliance(cell: Cell, rules: Rules, with_failed: bool) -> None:
+def _check_compliance(cell: Cell, rules: Rules, with_failed: bool,
+                      complete: list[tuple[Path, RunRecord]]) -> None:
     perf, acc = cell.performance, cell.accuracy
     if perf is None:
         return
     for test in rules.required_tests(cell.loadgen_name):
-        runs = verified_runs(cell.folder, test.name)
+        runs = verified_runs(cell.folder, test.name, complete)
         matching = [(record, v) for record, v in runs if v.get("reference_performance_run") == perf.run_id
                     and (not test.checks_accuracy or (acc is not None and
                                                       v.get("reference_accuracy_run") == acc.run_id))]
@@ -163,9 +164,9 @@ def collect(results_dir: Path, rules: Rules, division: str, systems: list[str] |
     cells = []
     for folder in cell_folders(results_dir, systems):
         system, model, scenario = folder.parent.parent.name, folder.parent.name, folder.name
-        cell = Cell(system, model, scenario, folder,
-                    store.latest_complete(results_dir, system, model, scenario, "performance"),
-                    store.latest_complete(results_dir, system, model, scenario, "accuracy"))
+        complete = store.complete_runs(folder)
+        cell = Cell(system, model, scenario, folder, store.newest(complete, "performance"),
+                    store.newest(complete, "accuracy"))
         known = rules.models.get(cell.loadgen_name)
         if (cell.performance or cell.accuracy) and (known is None or model not in known.accuracy_targets):
             cell.problems.append(f"{model} is not a benchmark of MLPerf Inference {rules.round}")
@@ -178,7 +179,7 @@ def collect(results_dir: Path, rules: Rules, division: str, systems: list[str] |
                 cell.problems.append(f"run {record.run_id} ran under rules {record.rules.get('round')}, "
                                      f"not {rules.round}")
         if division != "open":
-            _check_compliance(cell, rules, with_failed_compliance)
+            _check_compliance(cell, rules, with_failed_compliance, complete)
         reasons = [] if cell.performance is None else cell.performance.comparable.get("reasons", [])
         if reasons:
             cell.warnings.append("not submission-grade: " + "; ".join(reasons))
@@ -199,14 +200,3 @@ def missing_scenarios(rules: Rules, staged: dict[str, set[tuple[str, str]]],
                 if (model, scenario) not in cells:
                     missing.append(f"{system}/{model}/{scenario}")
     return missing
-
-
-def runs_of(cell: Cell) -> list[tuple[str, RunRecord]]:
-    out: list[tuple[str, RunRecord]] = []
-    if cell.performance is not None:
-        out.append(("performance", cell.performance))
-    if cell.accuracy is not None:
-        out.append(("accuracy", cell.accuracy))
-    out += [(c.test, c.record) for c in cell.compliance]
-    return out
-

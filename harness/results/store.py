@@ -251,30 +251,28 @@ def overlapping_runs(results_dir: Path, record: RunRecord) -> list[Path]:
     return out
 
 
-def iter_runs(results_dir: Path) -> list[RunRecord]:
-    """Every run record under results_dir (complete or not), oldest first."""
-    records = []
-    for path in sorted(results_dir.glob(f"*/*/*/runs/*/{RECORD_NAME}")):
-        try:
-            records.append(read_record(path.parent))
-        except (OSError, ValueError):
-            continue
-    return sorted(records, key=lambda r: r.started_at)
-
-
-def latest_complete(results_dir: Path, system: str, mlperf_model: str, scenario: str, mode: str,
-                    compliance: str | None = None) -> RunRecord | None:
-    """The newest complete run of a cell in ``mode``: an ordinary run, or a run of compliance test
-    ``compliance`` when given (compliance runs never stand for the cell's performance run)."""
-    runs = scenario_dir(results_dir, system, mlperf_model, scenario) / "runs"
-    best: RunRecord | None = None
-    for path in sorted(runs.glob(f"*/{RECORD_NAME}")):
+def complete_runs(cell_dir: Path) -> list[tuple[Path, RunRecord]]:
+    """The complete runs of one results/<system>/<benchmark>/<Scenario> folder (not marked INCOMPLETE),
+    newest first, with their folders: one read of the cell for everything that picks runs from it."""
+    found = []
+    for path in (cell_dir / "runs").glob(f"*/{RECORD_NAME}"):
         try:
             record = read_record(path.parent)
         except (OSError, ValueError):
             continue
-        if (record.status == STATUS_COMPLETE and record.mode == mode and record.compliance == compliance
-                and not (path.parent / INCOMPLETE_MARKER).exists()):
-            if best is None or record.started_at >= best.started_at:
-                best = record
-    return best
+        if record.status == STATUS_COMPLETE and not (path.parent / INCOMPLETE_MARKER).exists():
+            found.append((path.parent, record))
+    found.sort(key=lambda pair: (pair[1].started_at, pair[0].name), reverse=True)
+    return found
+
+
+def newest(runs: list[tuple[Path, RunRecord]], mode: str, compliance: str | None = None) -> RunRecord | None:
+    """From complete_runs: the newest in ``mode`` that is an ordinary run, or a run of compliance test
+    ``compliance`` when given (compliance runs never stand for the cell's performance run)."""
+    return next((r for _, r in runs if r.mode == mode and r.compliance == compliance), None)
+
+
+def latest_complete(results_dir: Path, system: str, mlperf_model: str, scenario: str, mode: str,
+                    compliance: str | None = None) -> RunRecord | None:
+    """The newest complete run of a cell in ``mode`` (see newest)."""
+    return newest(complete_runs(scenario_dir(results_dir, system, mlperf_model, scenario)), mode, compliance)
