@@ -306,6 +306,14 @@ def test_refuses_a_cell_without_accuracy_run(results_copy: Path, tmp_path: Path)
     assert "NOT COMPLETE" in (tmp_path / "tree" / tree.REPORT).read_text()
 
 
+def test_refuses_an_accuracy_run_missing_a_loadgen_log(results_copy: Path, tmp_path: Path) -> None:
+    (accuracy_run,) = _run_dirs(results_copy, "Offline", "accuracy")
+    (accuracy_run / "mlperf_log_detail.txt").unlink()
+    report = tree.stage(_request(results_copy, tmp_path / "tree", with_failed_compliance=True))
+    (refused,) = report.refused
+    assert refused.name == "cpu/resnet50/Offline" and "lacks mlperf_log_detail.txt" in refused.problems[0]
+
+
 def test_refuses_an_accuracy_run_of_another_implementation(results_copy: Path, tmp_path: Path) -> None:
     (accuracy_run,) = _run_dirs(results_copy, "Offline", "accuracy")
     record = json.loads((accuracy_run / "run.json").read_text())

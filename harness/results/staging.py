@@ -98,8 +98,9 @@ def _check_accuracy(cell: Cell) -> None:
             return
     run_dir = cell.run_dir(acc)
     log, txt = run_dir / ACCURACY_LOG, run_dir / ACCURACY_TXT
-    if not log.is_file() or not txt.is_file():
-        cell.problems.append(f"accuracy run {acc.run_id} lacks {ACCURACY_LOG if not log.is_file() else ACCURACY_TXT}")
+    lacking = next((name for name in store.ACCURACY_FILES if not (run_dir / name).is_file()), None)
+    if lacking is not None:
+        cell.problems.append(f"accuracy run {acc.run_id} lacks {lacking}")
         return
     hashes = [line[len("hash="):].strip() for line in txt.read_text().splitlines() if line.startswith("hash=")]
     if hashes != [file_sha256(log)]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.common import say
 from harness.errors import HarnessError
+from harness.results.accuracy import ACCURACY_LOG, ACCURACY_TXT
 from harness.results.record import (
     RECORD_NAME,
     STATUS_COMPLETE,
@@ -35,7 +36,7 @@ from harness.results.record import (
 INCOMPLETE_MARKER = "INCOMPLETE"
 # Files copied into the MLPerf-layout folders: LoadGen's logs (and accuracy.txt), as the checker lists them.
 PERFORMANCE_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
-ACCURACY_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "accuracy.txt", "mlperf_log_accuracy.json")
+ACCURACY_FILES = (*PERFORMANCE_FILES, ACCURACY_TXT, ACCURACY_LOG)
 
 
 def scenario_dir(results_dir: Path, system: str, mlperf_model: str, scenario: str) -> Path:

@@ -150,8 +150,9 @@ class _Writer:
         for name in store.PERFORMANCE_FILES:
             self._copy(cell.run_dir(perf) / name, results / "performance" / "run_1" / name)
         acc_dir = cell.run_dir(acc)
-        for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", ACCURACY_TXT):
-            self._copy(acc_dir / name, results / "accuracy" / name)
+        for name in store.ACCURACY_FILES:
+            if name != ACCURACY_LOG:  # the log is truncated on its way in
+                self._copy(acc_dir / name, results / "accuracy" / name)
         self._accuracy_log(acc_dir / ACCURACY_LOG, f"results/{where}/accuracy/{ACCURACY_LOG}")
         self._measurements(cell, where)
         if cell.compliance:
