@@ -27,10 +27,10 @@ def check_results_dir(r: ResolvedRun) -> Path:
 def check_other_runs(r: ResolvedRun) -> None:
     """Runs of this results folder left "running" by a process that is gone are marked interrupted; one that
     is running now is a warning (both share the machine, so neither's throughput is its own)."""
-    results_dir = r.spec.results_dir
-    for run_dir in store.mark_dead_runs(results_dir):
+    marked, active = store.sort_unfinished_runs(r.spec.results_dir)
+    for run_dir in marked:
         say(f"!! {run_dir} was left running by a process that is gone: marked interrupted")
-    for run_dir, other in store.active_runs(results_dir):
+    for run_dir, other in active:
         r.warnings.append(_concurrent_text(run_dir, other.pid))
 
 

@@ -157,11 +157,10 @@ def measured_from_runs(runs: dict[str, dict[str, list[local.RunView]]]) -> list[
             views = runs[model][scenario]
             best = local.latest(views, "performance", valid_only=True)
             if best is None:
-                last = local.latest(views, "performance") or next(
-                    (v for v in reversed(views) if v.mode == "performance" and not v.is_compliance), None)
+                last = local.latest_or_last(views, "performance")
                 if last is None:
                     continue  # accuracy runs only: nothing to compare
-                why = "INVALID" if last.valid is False else (last.problems[0] if last.problems else last.status)
+                why = local.why_not_valid(last)
                 out.append(Measured(model, scenario, run_id=last.run_id, started_at=last.started_at,
                                     evidence=_evidence(last), problem=f"no VALID run (latest: {why})"))
                 continue

@@ -207,11 +207,15 @@ def unfinished_runs(results_dir: Path) -> list[tuple[Path, RunRecord]]:
     return out
 
 
-def mark_dead_runs(results_dir: Path) -> list[Path]:
-    """Runs left "running" by a process of this host that is gone: marked interrupted; their folders."""
-    marked = []
+def sort_unfinished_runs(results_dir: Path) -> tuple[list[Path], list[tuple[Path, RunRecord]]]:
+    """One pass over the runs left "running": those whose process (of this host) is gone are marked
+    interrupted (their folders, first); those whose process runs now are returned (second)."""
+    marked, active = [], []
     for run_dir, record in unfinished_runs(results_dir):
-        if owner_alive(record) is not False:
+        alive = owner_alive(record)
+        if alive:
+            active.append((run_dir, record))
+        if alive is not False:
             continue
         record.status = STATUS_INTERRUPTED
         record.error = died_text(record)
@@ -221,12 +225,7 @@ def mark_dead_runs(results_dir: Path) -> list[Path]:
         except OSError:
             continue
         marked.append(run_dir)
-    return marked
-
-
-def active_runs(results_dir: Path, exclude: str | None = None) -> list[tuple[Path, RunRecord]]:
-    """Other runs of this results folder whose process is running now."""
-    return [(d, r) for d, r in unfinished_runs(results_dir) if r.run_id != exclude and owner_alive(r)]
+    return marked, active
 
 
 def overlapping_runs(results_dir: Path, record: RunRecord) -> list[Path]:

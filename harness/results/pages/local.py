@@ -52,6 +52,8 @@ class RunView:
     problems: list[str] = field(default_factory=list)
     # run.json is there but not a record (cut, or JSON of the wrong shape): the run shows as damaged.
     damaged: bool = False
+    # A run left "running" whose process is gone (read once, when the folder is read).
+    owner_gone: bool = False
 
     @property
     def mode(self) -> str:
@@ -78,7 +80,7 @@ class RunView:
         incomplete = (self.run_dir / INCOMPLETE_MARKER).exists()
         if self.record is None:
             return "damaged" if self.damaged else ("incomplete" if incomplete else "unknown")
-        if self.record.status == STATUS_RUNNING and owner_alive(self.record) is False:
+        if self.owner_gone:
             return STATUS_INTERRUPTED
         return "incomplete" if incomplete and self.record.status == STATUS_COMPLETE else self.record.status
 
@@ -116,6 +118,7 @@ def read_run(run_dir: Path, system: str, mlperf_model: str, scenario: str) -> Ru
         view.problems.append(f"{RECORD_NAME} is damaged ({exc}): this run is not a result")
     marker = run_dir / INCOMPLETE_MARKER
     if view.record is not None and view.record.status == STATUS_RUNNING and owner_alive(view.record) is False:
+        view.owner_gone = True
         view.problems.append(died_text(view.record))
     elif marker.exists():
         first = marker.read_text(errors="replace").strip().splitlines()
@@ -170,6 +173,21 @@ def latest(views: list[RunView], mode: str, valid_only: bool = False) -> RunView
     return None
 
 
+def last_run(views: list[RunView], mode: str) -> RunView | None:
+    """The newest run in ``mode`` whatever its state (compliance runs excluded)."""
+    return next((v for v in reversed(views) if v.mode == mode and not v.is_compliance), None)
+
+
+def latest_or_last(views: list[RunView], mode: str) -> RunView | None:
+    """The newest complete run in ``mode``, else the newest run at all: what a cell without a VALID one shows."""
+    return latest(views, mode) or last_run(views, mode)
+
+
+def why_not_valid(view: RunView) -> str:
+    """A run that is no VALID result, in a few words: INVALID, its first problem, or its state."""
+    return "INVALID" if view.valid is False else (view.problems[0] if view.problems else view.status)
+
+
 def relative(target: Path, page_dir: Path) -> str:
     return Path(os.path.relpath(target, page_dir)).as_posix()
 
@@ -195,13 +213,11 @@ def scenario_result(views: list[RunView], scenario: str, page_dir: Path) -> Scen
     best = latest(views, "performance", valid_only=True)
     acc = accuracy_text(latest(views, "accuracy"))
     if best is None:
-        last = latest(views, "performance") or next(
-            (v for v in reversed(views) if v.mode == "performance" and not v.is_compliance), None)
+        last = latest_or_last(views, "performance")
         if last is None:
             return ScenarioResult(problem="no performance run yet", accuracy_text=acc)
-        why = "INVALID" if last.valid is False else (last.problems[0] if last.problems else last.status)
-        return ScenarioResult(problem=f"no VALID run (latest: {why})", href=relative(last.page, page_dir),
-                              run_id=last.run_id, accuracy_text=acc)
+        return ScenarioResult(problem=f"no VALID run (latest: {why_not_valid(last)})",
+                              href=relative(last.page, page_dir), run_id=last.run_id, accuracy_text=acc)
     key, value, unit = best.metric()
     if value is None:
         return ScenarioResult(problem=f"{DETAIL_LOG} of the latest VALID run has no {key}",

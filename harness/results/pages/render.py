@@ -124,10 +124,9 @@ def render_index(results_dir: Path, all_runs: dict[str, dict[str, dict[str, list
         for model in sorted(per_model, key=facts.order_key):
             for scenario in sorted(per_model[model]):
                 views = per_model[model][scenario]
-                perf = [v for v in views if v.mode == "performance" and not v.is_compliance]
                 rows.append({
                     "system": system, "model": model, "scenario": scenario, "count": len(views),
-                    "latest": _run_entry(perf[-1] if perf else None, results_dir),
+                    "latest": _run_entry(local.last_run(views, "performance"), results_dir),
                     "latest_valid": _run_entry(local.latest(views, "performance", valid_only=True), results_dir),
                     "accuracy": _run_entry(local.latest(views, "accuracy"), results_dir),
                 })
