@@ -88,8 +88,6 @@ class Matrix:
     cells: tuple[Cell, ...]
     settings: Settings
     description: str = ""
-    # The system config the cells resolve to on this box (system: auto may derive one).
-    system_name: str = ""
 
 
 def _flag(where: str, key: str, value: Any) -> Any:
@@ -246,5 +244,4 @@ def load_matrix(path: Path, box: str | None = None, host: HostInfo | None = None
     if twice:
         raise HarnessError(f"{path}: cells {', '.join(twice)} appear more than once", "give them distinct names")
     return Matrix(path, str(box or data.get("box") or platform.node()), system_arg, tuple(cells),
-                  _settings(str(path), data.get("detection")), str(data.get("description") or ""),
-                  system.name if system is not None else system_arg)
+                  _settings(str(path), data.get("detection")), str(data.get("description") or ""))

@@ -20,8 +20,8 @@ from harness.errors import HarnessError
 from harness.matrix import Cell, Matrix, load_matrix
 from harness.results.history.rows import BadRunFolder
 from harness.results.history.store import STORE_ENV, HistoryStore, open_store
-from harness.results.nightly.report import FAILED, RECOVERED, AttemptView, CellOutcome, NightInfo, write_report
-from harness.results.record import now_iso
+from harness.results.nightly.report import ALERTS, FAILED, RECOVERED, AttemptView, CellOutcome, NightInfo, write_report
+from harness.results.record import STATUS_COMPLETE, now_iso
 from harness.results.regression.assess import Assessment, assess
 from harness.results.regression.detect import REGRESSED
 from harness.tools.child import run_child
@@ -77,7 +77,7 @@ def _attempt(matrix: Matrix, cell: Cell, number: int, store: HistoryStore, resul
         why = f"exit {child.returncode}; {bad.why}"
         return AttemptView(number, run_id, run_dir, "half-written", child.returncode, FAILED, why), None, why
     row = (report.added + report.already)[0]
-    if row.status != "complete":
+    if row.status != STATUS_COMPLETE:
         error = (row.record.get("error") or child.tail(3)).strip()
         why = f"run {row.status} (exit {child.returncode}): {error}"
         return AttemptView(number, run_id, run_dir, row.status, child.returncode, FAILED, why), None, why
@@ -114,9 +114,9 @@ def _print_summary(summary: dict[str, Any], page: Path) -> None:
         changes = [f"{m['label']} {m['change_pct']:+.1f}%" for m in cell["metrics"] if m["change_pct"] is not None]
         print(f"   {cell['verdict']:>9s}  {cell['name']}  {', '.join(changes)}"
               + (" (re-run)" if cell["rerun"] else ""))
-        for problem in cell["problems"] if cell["verdict"] in ("regressed", "failed") else []:
+        for problem in cell["problems"] if cell["verdict"] in ALERTS else []:
             print(f"              {problem}")
-        if cell["verdict"] in ("regressed", "failed") and cell["changes"]:
+        if cell["verdict"] in ALERTS and cell["changes"]:
             print(f"              changed since the baseline: {', '.join(cell['changes'])}")
     print(f"== report: {page}")
 

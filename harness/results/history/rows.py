@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results.record import RECORD_NAME, STATUS_RUNNING
+from harness.results.record import RECORD_NAME, STATUS_COMPLETE, STATUS_RUNNING
 
 _REQUIRED = ("run_id", "system", "model", "mlperf_model", "scenario", "mode", "started_at", "status")
 
@@ -52,13 +52,6 @@ class SeriesKey:
     def label(self) -> str:
         return (f"{self.mlperf_model} {self.scenario} {self.mode} on {self.box} ({self.system}), {self.backend} "
                 f"{self.precision}, weights {self.weights_key}, data {self.dataset_key}")
-
-    @property
-    def slug(self) -> str:
-        """A short file name: readable part plus a hash of the whole key."""
-        digest = hashlib.sha256(self.text.encode()).hexdigest()[:8]
-        readable = "-".join((self.mlperf_model, self.scenario, self.mode, self.backend, self.precision))
-        return "".join(c if c.isalnum() or c in "-." else "_" for c in readable) + "-" + digest
 
 
 @dataclass
@@ -172,7 +165,7 @@ def check_record(record: Any, run_dir: Path) -> dict[str, Any]:
     if record["status"] == STATUS_RUNNING:
         raise BadRunFolder(run_dir, "the run has not finished (status 'running'): still going, or killed before "
                                     "it could record how it ended")
-    if record["status"] == "complete":
+    if record["status"] == STATUS_COMPLETE:
         if record["mode"] == "performance" and "valid" not in (record.get("result") or {}):
             raise BadRunFolder(run_dir, f"{RECORD_NAME} says complete but holds no result (half-written?)")
         if record["mode"] == "accuracy" and not (record.get("accuracy") or {}).get("hash"):

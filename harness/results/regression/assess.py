@@ -10,6 +10,7 @@ from typing import Any
 from harness.machine.state import change_text, changes
 from harness.results.history.rows import RunRow
 from harness.results.history.store import HistoryStore
+from harness.results.record import STATUS_COMPLETE
 from harness.results.regression import detect
 from harness.results.regression.detect import (
     IMPROVED,
@@ -22,12 +23,10 @@ from harness.results.regression.detect import (
     ValidityVerdict,
 )
 
-COMPLETE = "complete"
-
 
 def good_runs(rows: list[RunRow], mode: str) -> list[RunRow]:
     """Runs a baseline may use: complete, and VALID for performance runs."""
-    return [r for r in rows if r.status == COMPLETE and (mode != "performance" or r.valid is True)]
+    return [r for r in rows if r.status == STATUS_COMPLETE and (mode != "performance" or r.valid is True)]
 
 
 def record_state(record: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +91,7 @@ def assess(store: HistoryStore, row: RunRow, settings: Settings, state_today: di
         verdicts.append(detect.judge(metric, values, metric.value(row), settings, metric.unit_of(row)))
     validity = None
     if row.mode == "performance":
-        known = [bool(r.valid) for r in history if r.status == COMPLETE and r.valid is not None]
+        known = [bool(r.valid) for r in history if r.status == STATUS_COMPLETE and r.valid is not None]
         validity = detect.judge_validity(known, row.valid, settings)
     correctness = detect.judge_correctness(history, row)
     window = good[-settings.baseline_runs:]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
 from harness.results.history.rows import RunRow
+from harness.results.record import STATUS_COMPLETE
 
 OK, REGRESSED, IMPROVED, NEW, MISSING = "ok", "regressed", "improved", "new", "missing"
 
@@ -195,7 +196,7 @@ def judge_correctness(history: Sequence[RunRow], today: RunRow) -> CorrectnessVe
     """Accuracy runs: today's accuracy-log hash against the latest earlier one of the series."""
     if today.mode != "accuracy" or not today.accuracy_hash:
         return None
-    earlier = [r for r in history if r.status == "complete" and r.accuracy_hash]
+    earlier = [r for r in history if r.status == STATUS_COMPLETE and r.accuracy_hash]
     if not earlier:
         return CorrectnessVerdict(today.accuracy_hash, None, None, True, NEW)
     last = earlier[-1]
