@@ -91,8 +91,8 @@ def test_the_slower_night_is_a_regression_with_its_size(history: dict[str, Any])
     # Both attempts are in the store, as runs of that night and cell; the first did not join the baseline.
     store = open_store(None, history["work"] / "results")
     rows = [r for s in store.series() for r in store.series_rows(s) if r.cell == "slow"]
-    nights = store.nights_of(r.night_id for r in rows if r.night_id is not None)
-    tonight = [r for r in rows if r.night_id is not None and nights[r.night_id] == SLOW_NIGHT]
+    nights = store.nights_by_id(r.night_id for r in rows if r.night_id is not None)
+    tonight = [r for r in rows if r.night_id is not None and nights[r.night_id][0] == SLOW_NIGHT]
     assert sorted(r.attempt or 0 for r in tonight) == [1, 2]
     assert len(rows) == len(NIGHTS) + 2
     store.close()

@@ -54,9 +54,7 @@ _WRITABLE_FIX = "make it a writable folder, or choose another one with --results
 def check_writable(runs_dir: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
     """Before anything expensive: the deepest existing folder of ``runs_dir`` must be a folder this process
     can create files in, with ``need_bytes`` free. Creates nothing that stays behind."""
-    existing = runs_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = _existing_ancestor(runs_dir)
     if not existing.is_dir():
         raise HarnessError(f"cannot write results under {runs_dir}: {existing} is a file, not a folder",
                            _WRITABLE_FIX)
@@ -69,10 +67,15 @@ def check_writable(runs_dir: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
     check_free_space(existing, need_bytes)
 
 
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` itself, or its deepest folder that exists (what the disk space of a folder to be made is)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_free_space(folder: Path, need_bytes: int) -> None:
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = _existing_ancestor(folder)
     try:
         free = shutil.disk_usage(existing).free
     except OSError:

@@ -157,23 +157,15 @@ class HistoryStore:
         return None if found is None else {"id": found.id, "night": found.night,
                                            "machine_state": dict(found.machine_state or {})}
 
-    def machine_states(self, night_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        ids = sorted(set(night_ids))
-        if not ids:
-            return {}
-        with self._begin("reading machine states") as conn:
-            found = conn.execute(select(schema.nights.c.id, schema.nights.c.machine_state)
-                                 .where(schema.nights.c.id.in_(ids))).all()
-        return {int(r.id): dict(r.machine_state or {}) for r in found}
-
-    def nights_of(self, night_ids: Iterable[int]) -> dict[int, str]:
+    def nights_by_id(self, night_ids: Iterable[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+        """Night id -> (the night's date, its machine state)."""
         ids = sorted(set(night_ids))
         if not ids:
             return {}
         with self._begin("reading nights") as conn:
-            found = conn.execute(select(schema.nights.c.id, schema.nights.c.night)
+            found = conn.execute(select(schema.nights.c.id, schema.nights.c.night, schema.nights.c.machine_state)
                                  .where(schema.nights.c.id.in_(ids))).all()
-        return {int(r.id): str(r.night) for r in found}
+        return {int(r.id): (str(r.night), dict(r.machine_state or {})) for r in found}
 
 
 def _new_id(key: Any) -> int:

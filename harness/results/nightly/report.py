@@ -72,7 +72,8 @@ def _rel(target: Path, start: Path) -> str:
 
 
 def _night_labels(store: HistoryStore, rows: list[RunRow]) -> dict[str, str]:
-    nights = store.nights_of(r.night_id for r in rows if r.night_id is not None)
+    nights = {i: night for i, (night, _) in store.nights_by_id(r.night_id for r in rows
+                                                                 if r.night_id is not None).items()}
     return {r.uid: nights.get(r.night_id, r.started_at[:10]) if r.night_id is not None else r.started_at[:10]
             for r in rows}
 

@@ -100,7 +100,7 @@ def assess(store: HistoryStore, row: RunRow, settings: Settings, state_today: di
     if reference is not None:
         found = [change_text(c) for c in changes(record_state(reference.record), record_state(row.record))]
         if reference.night_id is not None and state_today:
-            before = store.machine_states([reference.night_id]).get(reference.night_id, {})
+            before = store.nights_by_id([reference.night_id]).get(reference.night_id, ("", {}))[1]
             found += [t for t in (change_text(c) for c in changes(before, state_today)) if t not in found]
     throttled = throttling_note(row, window)
     if throttled:
