@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 from harness.results.history.rows import RunRow
 from harness.results.history.store import HistoryStore
 from harness.results.nightly.plots import PlotPoint, PlotSpec, draw
+from harness.results.pages.local import relative
 from harness.results.regression.assess import Assessment, good_runs
 from harness.results.regression.changepoints import change_points
 from harness.results.regression.detect import METRICS, REGRESSED, Metric, MetricVerdict, Settings
@@ -68,7 +68,7 @@ class NightInfo:
 
 
 def _rel(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+    return relative(target.resolve(), start.resolve())
 
 
 def _night_labels(store: HistoryStore, rows: list[RunRow]) -> dict[str, str]:
@@ -104,7 +104,7 @@ def _series_plots(store: HistoryStore, outcome: CellOutcome, info: NightInfo, ou
     earlier = [r for r in good_runs(rows, row.mode) if r.night_id != info.night_id]
     shown = earlier + tonight
     tonight_uids = {r.uid for r in tonight}
-    good_all = good_runs(earlier + tonight, row.mode)
+    good_all = earlier + good_runs(tonight, row.mode)
     out: dict[str, dict[str, Any]] = {}
     for verdict in outcome.assessment.metrics:
         metric = next(m for m in METRICS if m.name == verdict.metric)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from harness.results.compare import CompareReport, Comparison
+from harness.results.pages.local import relative
 from harness.results.pages.render import write_page
 from harness.results.published import Published
 
@@ -47,7 +47,7 @@ def _row(c: Comparison, page_dir: Path) -> dict[str, Any]:
     return {
         "model": m.mlperf_model, "scenario": m.scenario, "metric": m.metric,
         "value": number(m.value), "per_gpu": number(c.per_gpu), "run_id": m.run_id, "when": m.started_at,
-        "href": Path(os.path.relpath(m.evidence, page_dir)).as_posix() if m.evidence else None,
+        "href": relative(Path(m.evidence), page_dir) if m.evidence else None,
         "reference": _published(c.reference), "ratio": f"{ratio:.2f}" if ratio is not None else "",
         "bar_pct": round(min(ratio, BAR_MAX) / BAR_MAX * 100, 1) if ratio is not None else 0,
         "range": f"{number(span[0])} - {number(span[1])}" if span else "", "systems": len(c.published),
