@@ -50,8 +50,11 @@ def damage(folder: Path, files: Any) -> str | None:
             size = path.stat().st_size
         except OSError:
             return f"{path} is missing"
-        if size != entry.get("size"):
-            return f"{path} is {size:,} bytes, {entry.get('size'):,} when it was written (truncated or emptied?)"
+        written = entry.get("size")
+        if not isinstance(written, int):
+            return f"its manifest entry for {name} has no size"
+        if size != written:
+            return f"{path} is {size:,} bytes, {written:,} when it was written (truncated or emptied?)"
         try:
             if sampled_sha256(path) != entry.get("sampled_sha256"):
                 return f"{path} changed since it was written (its checksum differs)"

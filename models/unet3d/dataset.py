@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.common import DEMO_MARKER, file_sha256
 from harness.errors import HarnessError
+from models import cache_check
 from models.base import Dataset
 from models.unet3d import preprocess
 from models.unet3d.checksum import reference_md5
@@ -36,7 +38,6 @@ from models.unet3d.checksum import reference_md5
 META_DIR = Path(__file__).resolve().parent / "meta"
 CASES_FILE = "inference_cases.json"
 CHECKSUM_FILE = "checksum_inference.json"
-DEMO_MARKER = "DEMO_DATA.txt"
 MANIFEST = "manifest.json"
 INPUT_NAME = "image"
 _FETCH = "python scripts/fetch_kits19.py (then python scripts/prepare_kits19.py), or run with --demo"
@@ -63,14 +64,6 @@ def _raw_stat(case_dir: Path) -> dict[str, list[int]]:
         stat = (case_dir / name).stat()
         out[name] = [stat.st_size, stat.st_mtime_ns]
     return out
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -154,11 +147,8 @@ class KitsDataset(Dataset):
         return self.cache_dir / MANIFEST
 
     def _read_manifest(self) -> dict[str, Any]:
-        try:
-            manifest = json.loads(self._manifest_path().read_text())
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        if not isinstance(manifest, dict) or manifest.get("version") != preprocess.PREPROCESS_VERSION:
+        manifest = cache_check.read_meta(self._manifest_path())
+        if manifest is None or manifest.get("version") != preprocess.PREPROCESS_VERSION:
             return {}
         cases = manifest.get("cases")
         return cases if isinstance(cases, dict) else {}
@@ -166,9 +156,7 @@ class KitsDataset(Dataset):
     def _write_manifest(self, entries: dict[str, Any]) -> None:
         body = {"version": preprocess.PREPROCESS_VERSION, "source": str(self.data_dir.resolve()),
                 "checksums": str(self.meta_dir / CHECKSUM_FILE), "cases": entries}
-        partial = self._manifest_path().with_name(f"{MANIFEST}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(body, indent=1, sort_keys=True))
-        os.replace(partial, self._manifest_path())
+        cache_check.write_meta(self._manifest_path(), body)
 
     def _stale_reason(self, case: str, entry: Any) -> str | None:
         """Why a cached case cannot be used as is (None: it can)."""
@@ -182,7 +170,7 @@ class KitsDataset(Dataset):
             path = self._path(case, kind)
             if not path.is_file():
                 return f"{path.name} is missing"
-            if _file_sha256(path) != entry.get(f"{kind}_sha256"):
+            if file_sha256(path) != entry.get(f"{kind}_sha256"):
                 return f"{path.name} does not match the manifest (damaged or changed)"
         return None
 
@@ -258,7 +246,7 @@ class KitsDataset(Dataset):
             partial = Path(f"{self._partial_prefix(case)}.{kind}.partial.npy")
             final = self._path(case, kind)
             os.replace(partial, final)
-            entry[f"{kind}_sha256"] = _file_sha256(final)
+            entry[f"{kind}_sha256"] = file_sha256(final)
         entries[case] = entry
         self._write_manifest(entries)
         rate = done / max(time.monotonic() - started, 1e-9)

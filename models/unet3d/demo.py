@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.common import DEMO_MARKER
 from models.unet3d import dataset, preprocess
 from models.unet3d.checksum import reference_md5
 
@@ -90,6 +91,6 @@ def write_demo_kits(dest: Path, count: int) -> None:
         checksums[f"{name}.pkl"] = reference_md5(*preprocess.preprocess_case(dest / name))
     (dest / dataset.CASES_FILE).write_text(json.dumps(names, indent=4))
     (dest / dataset.CHECKSUM_FILE).write_text(json.dumps(checksums, indent=4, sort_keys=True))
-    (dest / dataset.DEMO_MARKER).write_text(
+    (dest / DEMO_MARKER).write_text(
         f"{count} synthetic KiTS19-format CT cases (a labelled kidney-and-tumour blob each) written by the "
         "harness: the accuracy they give means nothing.\n")
