@@ -41,6 +41,18 @@ def jpeg_cut_short(path: str) -> bool:
         return b"\xff\xd9" not in handle.read()
 
 
+def read_bgr(path: str) -> np.ndarray:
+    """An image file as OpenCV reads it (BGR uint8, as the references read theirs); ValueError if unreadable."""
+    import cv2
+
+    if jpeg_cut_short(path):
+        raise ValueError("the JPEG file is cut short (no end-of-image marker): the download or copy did not finish")
+    image = cv2.imread(path)
+    if image is None:
+        raise ValueError("OpenCV could not decode it (corrupt, truncated or not an image)")
+    return np.asarray(image)
+
+
 def fingerprint(version: str, image_dir: Path, listing: Path, files: Sequence[str]) -> str:
     digest = hashlib.sha256(version.encode())
     digest.update(str(image_dir.resolve()).encode())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.image_cache import jpeg_cut_short
+from models.image_cache import read_bgr
 
 OUTPUT_SIZE = 224
 # The reference scales the crop size by 100 / 87.5 to get the resize target: 256.
@@ -54,9 +54,4 @@ def to_network_input(crops_u8_chw: np.ndarray) -> np.ndarray:
 
 def preprocess_file(path: str) -> np.ndarray:
     """Read a JPEG with OpenCV (as the reference does) and preprocess it; ValueError if unreadable."""
-    if jpeg_cut_short(path):
-        raise ValueError("the JPEG file is cut short (no end-of-image marker): the download or copy did not finish")
-    image = cv2.imread(path)
-    if image is None:
-        raise ValueError("OpenCV could not decode it (corrupt, truncated or not an image)")
-    return preprocess_bgr_u8(image)
+    return preprocess_bgr_u8(read_bgr(path))

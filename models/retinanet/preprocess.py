@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.image_cache import jpeg_cut_short
+from models.image_cache import read_bgr
 
 IMAGE_SIZE = 800
 # Bump when the cached bytes would change.
@@ -38,9 +38,4 @@ def to_network_input(images_u8: np.ndarray) -> np.ndarray:
 
 def preprocess_file(path: str) -> np.ndarray:
     """Read an image with OpenCV (as the reference does) and preprocess it; ValueError if unreadable."""
-    if jpeg_cut_short(path):
-        raise ValueError("the JPEG file is cut short (no end-of-image marker): the download or copy did not finish")
-    image = cv2.imread(path)
-    if image is None:
-        raise ValueError("OpenCV could not decode it (corrupt, truncated or not an image)")
-    return preprocess_bgr(image)
+    return preprocess_bgr(read_bgr(path))
