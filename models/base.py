@@ -52,6 +52,17 @@ def load_failure(path: Path, exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (the file is damaged or cut short)"
 
 
+def check_entries(entries: Sequence[AccuracyEntry], total_count: int) -> None:
+    """An accuracy log a metric can score against a dataset of ``total_count`` samples: it has records, and
+    every record names one of its samples."""
+    if not entries:
+        raise HarnessError("the accuracy log has no records", "rerun in accuracy mode")
+    for entry in entries:
+        if not 0 <= entry.qsl_idx < total_count:
+            raise HarnessError(f"accuracy-log record for sample {entry.qsl_idx}, but the dataset has "
+                               f"{total_count}", "score the log against the dataset it was run on")
+
+
 class Dataset(abc.ABC):
     """Samples addressed by QSL index.
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.common import file_sha256
-from harness.errors import HarnessError
 from harness.options import option
 from models.base import (
     AccuracyEntry,
@@ -24,6 +23,7 @@ from models.base import (
     Responses,
     TensorSpec,
     WeightsFile,
+    check_entries,
 )
 from models.bert.preprocess import MAX_SEQ_LENGTH
 from models.bert.shapes import BERT_LARGE, BERT_REDUCED, INPUT_NAMES, OUTPUT_NAMES, BertShape
@@ -163,13 +163,9 @@ class Bert(ModelSpec):
 
         if not isinstance(dataset, SquadDataset):
             raise TypeError(f"bert scores SQuAD datasets, got {type(dataset).__name__}")
-        if not entries:
-            raise HarnessError("the accuracy log has no records", "rerun in accuracy mode")
+        check_entries(entries, dataset.total_count)
         logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for entry in entries:  # a later record of a sample replaces an earlier one, as in the reference
-            if not 0 <= entry.qsl_idx < dataset.total_count:
-                raise HarnessError(f"accuracy-log record for sample {entry.qsl_idx}, but the dataset has "
-                                   f"{dataset.total_count}", "score the log against the dataset it was run on")
             logits[entry.qsl_idx] = decode.logits_from_record(entry.data, "float32")
         vocab = load_vocab(dataset.vocab_path)
         id_to_token = [""] * (max(vocab.values()) + 1)

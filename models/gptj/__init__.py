@@ -19,7 +19,16 @@ import numpy as np
 from harness.common import say
 from harness.errors import HarnessError
 from harness.options import option
-from models.base import AccuracyEntry, AccuracyResult, Dataset, ModelSpec, Responses, TensorSpec, WeightsFile
+from models.base import (
+    AccuracyEntry,
+    AccuracyResult,
+    Dataset,
+    ModelSpec,
+    Responses,
+    TensorSpec,
+    WeightsFile,
+    check_entries,
+)
 from models.generation import Generate, GenerationParams
 from models.gptj.dataset import FETCH_HINT
 from models.gptj.preprocess import EOS_TOKEN, MAX_INPUT_TOKENS
@@ -211,13 +220,8 @@ class GptJ(ModelSpec):
 
         if not isinstance(dataset, CnnDailyMailDataset):
             raise TypeError(f"gptj scores CNN/DailyMail datasets, got {type(dataset).__name__}")
-        if not entries:
-            raise HarnessError("the accuracy log has no records", "rerun in accuracy mode")
+        check_entries(entries, dataset.total_count)
         kept = metric.dedup_first(entries)
-        for entry in kept:
-            if not 0 <= entry.qsl_idx < dataset.total_count:
-                raise HarnessError(f"accuracy-log record for sample {entry.qsl_idx}, but the dataset has "
-                                   f"{dataset.total_count}", "score the log against the dataset it was run on")
         dtype = self.opts.accuracy_log_dtype
         predictions = [dataset.tokenizer.decode(metric.read_tokens(e.data, dtype)) for e in kept]
         targets = [dataset.targets[e.qsl_idx] for e in kept]

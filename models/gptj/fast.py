@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from harness.errors import HarnessError
 from models.generation import GenerationParams
 from models.gptj.beam import BeamState
+from models.gptj.reference import check_prompt
 
 WIDTH_BUCKET = 128
 
@@ -201,12 +202,7 @@ class FastBeamDecoder:
         prompt = np.asarray(prompt)
         if self.active[slot]:
             raise RuntimeError(f"slot {slot} is busy")
-        if prompt.ndim != 1 or prompt.size == 0:
-            raise HarnessError(f"a GPT-J prompt must be a non-empty 1-D array of token ids, got shape {prompt.shape}")
-        if prompt.size > self.max_prompt:
-            raise HarnessError(f"a prompt of {prompt.size} tokens is longer than the generator's maximum of "
-                               f"{self.max_prompt}", "prompts are cut to 1,919 tokens by the dataset: check the data "
-                               "the QSL was given")
+        check_prompt(prompt, self.max_prompt)
         with torch.inference_mode():
             ids = torch.from_numpy(prompt.astype(np.int64)).to(self.device)
             self.state.reset(slot, int(prompt.size))

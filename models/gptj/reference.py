@@ -31,6 +31,16 @@ def trim_generated(row: np.ndarray, eos_token_id: int) -> np.ndarray:
     return row[: hits[0] + 1] if hits.size else row
 
 
+def check_prompt(prompt: np.ndarray, max_tokens: int) -> None:
+    """A prompt a GPT-J generator can take: non-empty 1-D token ids, at most ``max_tokens`` of them."""
+    if prompt.ndim != 1 or prompt.size == 0:
+        raise HarnessError(f"a GPT-J prompt must be a non-empty 1-D array of token ids, got shape {prompt.shape}")
+    if prompt.size > max_tokens:
+        raise HarnessError(f"a prompt of {prompt.size} tokens is longer than the generator's maximum of "
+                           f"{max_tokens}", "prompts are cut to 1,919 tokens by the dataset: check the data the QSL "
+                           "was given")
+
+
 class ReferenceGenerate:
     """transformers' generate over static batches of prompts (models.generation.BatchGenerate)."""
 
@@ -42,12 +52,7 @@ class ReferenceGenerate:
         self.kwargs = generate_kwargs(params)
 
     def check_prompt(self, prompt: np.ndarray) -> None:
-        if prompt.ndim != 1 or prompt.size == 0:
-            raise HarnessError(f"a GPT-J prompt must be a non-empty 1-D array of token ids, got shape {prompt.shape}")
-        if prompt.size > self.params.max_input_tokens:
-            raise HarnessError(f"a prompt of {prompt.size} tokens is longer than the generator's maximum of "
-                               f"{self.params.max_input_tokens}", "prompts are cut to 1,919 tokens by the dataset: "
-                               "check the data the QSL was given")
+        check_prompt(prompt, self.params.max_input_tokens)
 
     def __call__(self, prompts: list[np.ndarray]) -> list[np.ndarray]:
         import torch

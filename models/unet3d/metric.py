@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.errors import HarnessError
+from models.base import check_entries
 from models.specs import AccuracyEntry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,13 +97,9 @@ def score_log(entries: Sequence[AccuracyEntry], dataset: "KitsDataset") -> tuple
 
     A later record of a sample replaces an earlier one. Cases the log lacks score 0 (accuracy_kits.py
     refuses such a log), so a partial log cannot pass."""
-    if not entries:
-        raise HarnessError("the accuracy log has no records", "rerun in accuracy mode")
+    check_entries(entries, dataset.total_count)
     volumes: dict[int, bytes] = {}
     for entry in entries:
-        if not 0 <= entry.qsl_idx < dataset.total_count:
-            raise HarnessError(f"accuracy-log record for sample {entry.qsl_idx}, but the dataset has "
-                               f"{dataset.total_count}", "score the log against the dataset it was run on")
         volumes[entry.qsl_idx] = entry.data
     scores = []
     notes = []

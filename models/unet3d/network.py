@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from models.base import load_failure
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -130,7 +131,7 @@ def _read_state_dict(weights: Path) -> dict[str, Any]:
         raise HarnessError(f"weights file {weights} not found",
                            "python scripts/fetch_weights.py --model 3d-unet") from None
     except Exception as exc:  # unpickling / zip errors of a damaged file
-        raise HarnessError(f"cannot read {weights} as a PyTorch checkpoint ({type(exc).__name__}: {exc})",
+        raise HarnessError(f"cannot read {weights} as a PyTorch checkpoint ({load_failure(weights, exc)})",
                            "fetch it again: python scripts/fetch_weights.py --model 3d-unet") from None
     state = checkpoint.get("best_model_state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
