@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import HarnessError
-from models.program import Done, Program, ProgramSetup, SampleSource
+from models.program import Done, Program, ProgramSetup, SampleSource, discard
 from models.unet3d.preprocess import ROI_SHAPE
 from models.unet3d.window import gaussian_importance_map, window_starts
 
@@ -123,7 +123,7 @@ class SlidingWindow(Program):
         probe = indices[:1]
         windows_before = self.windows
         started = time.monotonic()
-        self.run(list(range(len(probe))), probe, lambda ids, responses: None)
+        self.run(list(range(len(probe))), probe, discard)
         per_window = (time.monotonic() - started) / max(1, self.windows - windows_before)
         return 1.0 / max(per_window * float(np.mean(counts)), 1e-9)
 
@@ -155,13 +155,13 @@ class SlidingWindow(Program):
             inputs = {self._input_name: batch}
         else:
             inputs = {}
-        out = self.runner.infer_tensors(inputs, count)[self._output_name]
+        # One conversion per call (not per window) when the runner answers in another dtype or place.
+        out = self.runner.infer_tensors(inputs, count)[self._output_name].to(device=self.device, dtype=torch.float32)
         self.calls += 1
         self.windows += count
         patch = self._patch
         for row, (volume, (z, y, x)) in enumerate(pending):
-            logits = out[row].to(device=self.device, dtype=torch.float32)
-            volume.logits[:, z:z + d, y:y + h, x:x + w] += logits * patch
+            volume.logits[:, z:z + d, y:y + h, x:x + w] += out[row] * patch
             volume.norm[z:z + d, y:y + h, x:x + w] += patch
             volume.left -= 1
             if volume.left == 0:
