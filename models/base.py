@@ -201,8 +201,9 @@ class ModelSpec(abc.ABC):
         """A models.generation.StepDecoder or BatchGenerate on ``device`` with ``slots`` sequences."""
         raise self._missing("torch_generator")
 
-    def checkpoint_dir(self) -> Path:
-        """A checkpoint folder that generation backends build their engines from."""
+    def checkpoint_dir(self, cache_dir: Path) -> Path:
+        """A checkpoint folder that generation backends build their engines from (one made for random
+        weights goes under ``cache_dir``)."""
         raise self._missing("checkpoint")
 
     def describe_weights(self) -> str:

@@ -43,7 +43,7 @@ def test_checkpoint_fetch_from_a_mirror_gives_a_folder_the_model_runs(tmp_path: 
     folder = dest / "checkpoint-final"
     assert (folder / "config.json").is_file() and (folder / "vocab.json").is_file()
     model = GptJ(weights=folder)
-    assert model.checkpoint_dir() == folder and model.generation.eos_token_id == 2047
+    assert model.checkpoint_dir(tmp_path / "cache") == folder and model.generation.eos_token_id == 2047
     generator = model.torch_generator("cpu", "fp32", 1)
     generator.admit(0, np.arange(20, dtype=np.int32))
     assert generator.slots == 1 and any(generator.active)
@@ -64,14 +64,14 @@ def test_checkpoint_fetch_refuses_a_wrong_md5(tmp_path: Path) -> None:
 
 def test_missing_or_broken_checkpoints_say_how_to_fetch(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
-        GptJ(weights=tmp_path / "nowhere").checkpoint_dir()
+        GptJ(weights=tmp_path / "nowhere").checkpoint_dir(tmp_path)
     assert "scripts/fetch_gptj_checkpoint.py" in str(info.value.fix)
     (tmp_path / "ckpt").mkdir()
     with pytest.raises(HarnessError, match="no config.json"):
-        GptJ(weights=tmp_path / "ckpt").checkpoint_dir()
+        GptJ(weights=tmp_path / "ckpt").checkpoint_dir(tmp_path)
     (tmp_path / "ckpt" / "config.json").write_text("{}")
     with pytest.raises(HarnessError, match="no weight files"):
-        GptJ(weights=tmp_path / "ckpt").checkpoint_dir()
+        GptJ(weights=tmp_path / "ckpt").checkpoint_dir(tmp_path)
 
 
 def test_cnndm_records_are_download_cnndm_pys(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Samples are prompts (int32 token ids, ragged); the stock Generate program hands each to a generator runner
 and completes it when its beam search ends. Backends build generators: torch from ``torch_generator()``
 (the fast path by default, transformers' generate as the reference path), TensorRT-LLM from
-``checkpoint_dir()``. See docs/gptj.md.
+``checkpoint_dir(cache_dir)``. See docs/gptj.md.
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ class GptJ(ModelSpec):
 
     def __init__(self, weights: Path | None = None, seed: int = 0, options: Any = None, on_gpu: bool = False) -> None:
         super().__init__(weights, seed, options, on_gpu)
-        self.cache_dir = Path("build/cache")
         self.memory_plans: list[dict[str, Any]] = []
         self.generator_path = ""
         self.cpu_threads: int | None = None
@@ -184,13 +183,13 @@ class GptJ(ModelSpec):
         self.memory_plans.append(plan.to_dict())
         return plan.slots
 
-    def checkpoint_dir(self) -> Path:
+    def checkpoint_dir(self, cache_dir: Path) -> Path:
         from models.gptj.network import check_checkpoint, write_tiny_checkpoint
 
         if self.weights is not None:
             check_checkpoint(self.weights)
             return self.weights
-        dest = self.cache_dir / "gptj" / f"tiny-random-seed{self.seed}"
+        dest = cache_dir / "gptj" / f"tiny-random-seed{self.seed}"
         if not (dest / "config.json").is_file():
             write_tiny_checkpoint(dest, self.seed)
         return dest
@@ -199,7 +198,6 @@ class GptJ(ModelSpec):
     def open_dataset(self, data_dir: Path, cache_dir: Path) -> Dataset:
         from models.gptj.dataset import CnnDailyMailDataset
 
-        self.cache_dir = cache_dir
         return CnnDailyMailDataset(data_dir, self.tokenizer_dir(), cache_dir / self.name,
                                    self.generation.max_input_tokens)
 

@@ -1,6 +1,6 @@
 """TensorRT-LLM backend: a generator runner over TensorRT-LLM's LLM API, built from the model's checkpoint folder.
 
-The engine is built (once per process, cached by TensorRT-LLM under ``engine_dir``) through the LLM API's
+The engine is built once per process (no engine cache across runs yet) through the LLM API's
 TensorRT flow with the model's generation limits: beam width num_beams, longest prompt max_input_tokens,
 max_input_tokens + max_new_tokens positions, batch_size requests in flight. Precision: FP8 weights and FP8
 KV cache on Hopper and Ada (compute capability 8.9 and up), calibrated on the MLPerf calibration file when
@@ -127,7 +127,7 @@ class TensorRTLLMBackend(Backend):
         if context.precision == "fp8" and not supports_fp8:
             self.notes.append(f"FP8 needs compute capability 8.9+ (this GPU is {major}.{minor}): running FP16")
         self.precision = "fp8" if self.fp8 else "fp16"
-        self.checkpoint: Path = model.checkpoint_dir()
+        self.checkpoint: Path = model.checkpoint_dir(context.cache_dir)
         self._llm: Any = None
 
     def devices(self) -> list[str]:
@@ -151,10 +151,7 @@ class TensorRTLLMBackend(Backend):
             if self.options.calibration_file:
                 kwargs["calib_config"] = llmapi.CalibConfig(calib_dataset=self.options.calibration_file)
         engine_llm = importlib.import_module("tensorrt_llm._tensorrt_engine").LLM  # the TensorRT engine flow
-        llm = engine_llm(**kwargs)
-        engine_dir = self.context.engine_dir / f"gptj-trtllm-{self.precision}"
-        llm.save(str(engine_dir))
-        return llm
+        return engine_llm(**kwargs)
 
     def create_runner(self, device: str, stream_index: int) -> Runner:
         if self._llm is None:
