@@ -158,7 +158,7 @@ def backend_context(r: ResolvedRun, dataset: Dataset | None) -> BackendContext:
 
 def _prepare(r: ResolvedRun) -> Prepared:
     s, model = r.spec, r.model
-    dataset = model.open_dataset(r.data_dir, s.cache_dir / "preprocessed")
+    dataset = model.open_dataset(r.data_dir, s.preprocessed_dir)
     backend = backend_class(r.backend_name)(model, backend_context(r, dataset), r.knobs.backend)
     runners = backend.runners()
     info = backend.info()

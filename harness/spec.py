@@ -84,5 +84,10 @@ class RunSpec:
         if self.demo and self.data_dir is not None:
             raise HarnessError("--demo and --data-dir exclude each other", "drop one of them")
 
+    @property
+    def preprocessed_dir(self) -> Path:
+        """Where datasets keep what they preprocess (each model in its own folder below)."""
+        return self.cache_dir / "preprocessed"
+
     def to_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         from harness.spec import RunSpec
         from models.bert.dataset import SquadDataset
 
-        dataset = SquadDataset(dest, RunSpec("bert", "offline").cache_dir / "preprocessed" / "bert")
+        dataset = SquadDataset(dest, RunSpec("bert", "offline").preprocessed_dir / "bert")
         print(f"{dataset.total_count} features from {len(dataset.examples)} questions", file=sys.stderr)
     return 0
 

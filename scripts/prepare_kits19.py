@@ -19,8 +19,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.config import PROJECT_ROOT  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
+from harness.spec import RunSpec  # noqa: E402
+from models.unet3d import Unet3D  # noqa: E402
 from models.unet3d.dataset import KitsDataset  # noqa: E402
 from models.unet3d.window import window_starts  # noqa: E402
 from scripts.download import data_root  # noqa: E402
@@ -37,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the checksum check (runs then need the model option verify_checksums: false)")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or data_root() / "kits19"
-    # Where runs look: RunSpec.cache_dir / "preprocessed" / the model's name.
-    cache_root = (args.cache_dir or PROJECT_ROOT / "build" / "cache") / "preprocessed" / "3d-unet"
+    # Where runs look: the run's preprocessed folder / the model's name.
+    spec = RunSpec(Unet3D.name, "offline") if args.cache_dir is None else RunSpec(Unet3D.name, "offline",
+                                                                                  cache_dir=args.cache_dir)
+    cache_root = spec.preprocessed_dir / Unet3D.name
     started = time.monotonic()
     try:
         dataset = KitsDataset(data_dir, cache_root, verify_checksums=not args.no_verify, workers=args.workers)

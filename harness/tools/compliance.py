@@ -132,7 +132,7 @@ def _part_three(cell: Cell, reference: RunRecord, acc_log: Path, test_log: Path)
     add_run_arguments(p)
     spec = spec_from_args(p.parse_args(_replay_flags(reference)))
     r = resolve(spec)
-    dataset = r.model.open_dataset(r.data_dir, spec.cache_dir / "preprocessed")
+    dataset = r.model.open_dataset(r.data_dir, spec.preprocessed_dir)
     metrics = list(r.model_rules.accuracy_targets.get(cell.mlperf_model, {}))
     return verify.part_three(acc_log, test_log, lambda entries: r.model.evaluate(entries, dataset), metrics,
                              cell.mlperf_model)

@@ -26,7 +26,7 @@ def build_engines(specs: list[RunSpec], force: bool = False) -> int:
         k = resolved.knobs.run
         print(f"== engines for {resolved.model.name} {spec.scenario} on {resolved.system.name}: precision "
               f"{k.precision}, batch {k.batch_size}, {k.streams_per_device} stream(s)/GPU", flush=True)
-        dataset = resolved.model.open_dataset(resolved.data_dir, spec.cache_dir / "preprocessed")
+        dataset = resolved.model.open_dataset(resolved.data_dir, spec.preprocessed_dir)
         started = time.monotonic()
         backend = TensorRTBackend(resolved.model, backend_context(resolved, dataset), resolved.knobs.backend,
                                   force_rebuild=force)

@@ -199,7 +199,7 @@ def _check_outputs(name: str, row: Row, samples: int, engine_dir: Path, flavour:
 
     resolved = resolve(RunSpec(model=name, scenario="Offline", backend="torch", device="cuda"))
     model, spec = resolved.model, resolved.spec
-    dataset = model.open_dataset(resolved.data_dir, spec.cache_dir / "preprocessed")
+    dataset = model.open_dataset(resolved.data_dir, spec.preprocessed_dir)
     count = min(samples, dataset.total_count)
     store = SampleStore(dataset, model.sample_inputs, model.ragged)
     if model.ragged or model.program.needs != "network":
