@@ -177,16 +177,10 @@ def format_table(rows: Sequence[Row]) -> str:
 def flavours_to_test(importable: Sequence[str], compute_capabilities: Sequence[str]) -> list[str]:
     """The TensorRT flavours (module names) to self-test: full TensorRT when it imports, TensorRT for
     RTX when it imports and runs on every GPU here."""
-    from harness.backends.tensorrt.flavour import MODULES, RTX_COMPUTE_CAPABILITIES
+    from harness.backends.tensorrt.flavour import MODULES, runs_on
 
-    chosen = []
-    for name in MODULES:
-        if name not in importable:
-            continue
-        if name == "tensorrt_rtx" and not all(cc in RTX_COMPUTE_CAPABILITIES for cc in compute_capabilities):
-            continue
-        chosen.append(name)
-    return chosen
+    return [name for name in MODULES
+            if name in importable and all(runs_on(name, cc) for cc in compute_capabilities)]
 
 
 def _check_outputs(name: str, row: Row, samples: int, engine_dir: Path, flavour: str) -> None:

@@ -101,7 +101,8 @@ class TensorRTBackend(Backend):
         for kind in self._kinds():
             if not self.flavour.runs_on(kind.compute_capability):
                 raise HarnessError(f"{self.flavour.label} cannot run on {kind.name} (compute capability "
-                                   f"{kind.compute_capability})", loader.gpu_problem([kind.compute_capability]))
+                                   f"{kind.compute_capability})",
+                                   loader.gpu_problem([kind.compute_capability], self.flavour))
             problem = precision_problem(self.context.precision, kind.compute_capability)
             if problem:
                 raise HarnessError(f"{self.context.precision} engines cannot be built for {kind.name}: {problem}",

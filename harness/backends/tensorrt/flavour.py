@@ -68,10 +68,6 @@ class Flavour:
         """Whether INT8 calibrators (implicit quantization) exist: TensorRT 10 only."""
         return not self.strongly_typed
 
-    @property
-    def builds_without_gpu(self) -> bool:
-        return self.name == "tensorrt_rtx"
-
     def precision_flags(self, precision: str) -> tuple[str, ...]:
         """BuilderFlag names to set for ``precision`` (none on strongly typed networks)."""
         return () if self.strongly_typed else PRECISION_FLAGS[precision]
@@ -81,7 +77,7 @@ class Flavour:
         return "float16" if self.strongly_typed and precision == "fp16" else "float32"
 
     def runs_on(self, compute_capability: str) -> bool:
-        return self.name != "tensorrt_rtx" or compute_capability in RTX_COMPUTE_CAPABILITIES
+        return runs_on(self.name, compute_capability)
 
     def precision_problem(self, precision: str, has_qdq: bool) -> tuple[str, str]:
         """('', '') when this flavour can build ``precision`` from the ONNX, else (why not, the way out)."""
@@ -138,6 +134,11 @@ def check_module(name: str, module: ModuleType) -> str:
 
 
 Importer = Callable[[str], ModuleType]
+
+
+def runs_on(name: str, compute_capability: str) -> bool:
+    """Whether the flavour of module ``name`` runs on a GPU of ``compute_capability``."""
+    return name != "tensorrt_rtx" or compute_capability in RTX_COMPUTE_CAPABILITIES
 
 
 def find(preference: str = "auto", importer: Importer = importlib.import_module) -> tuple[Flavour | None, str]:

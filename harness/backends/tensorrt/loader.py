@@ -34,9 +34,10 @@ def _torch_cuda_version() -> str | None:
     return torch.version.cuda
 
 
-def availability() -> tuple[bool, str]:
-    """(usable, why not): a TensorRT flavour imports, and torch can allocate CUDA memory for it."""
-    found, why = flavours.find()
+def availability(preference: str = "auto") -> tuple[bool, str]:
+    """(usable, why not): a TensorRT flavour (the one preferred) imports, and torch can allocate CUDA memory
+    for it."""
+    found, why = flavours.find(preference)
     if found is None:
         return False, f"{why}; install it: {pip_command(_torch_cuda_version())} (docs/tensorrt.md)"
     try:
@@ -48,9 +49,10 @@ def availability() -> tuple[bool, str]:
     return True, ""
 
 
-def gpu_problem(compute_capabilities: list[str]) -> str:
-    """'' when the TensorRT that would be used runs on every listed GPU, else why not."""
-    found, _why = flavours.find()
+def gpu_problem(compute_capabilities: list[str], flavour: flavours.Flavour | None = None) -> str:
+    """'' when the TensorRT that would be used (``flavour``, else the one found) runs on every listed GPU,
+    else why not."""
+    found = flavour or flavours.find()[0]
     if found is None:
         return "no TensorRT module imports"
     refused = sorted({cc for cc in compute_capabilities if not found.runs_on(cc)})
@@ -69,7 +71,7 @@ def gpu_compute_capabilities() -> list[str]:
 
 def activate(preference: str = "auto") -> flavours.Flavour:
     """The process's TensorRT flavour, or a HarnessError that says how to install one."""
-    usable, why = availability()
+    usable, why = availability(preference)
     if not usable:
         raise HarnessError(f"the TensorRT backend cannot run: {why}", install_hint(_torch_cuda_version()))
     return flavours.activate(preference)

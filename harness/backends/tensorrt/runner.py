@@ -151,14 +151,7 @@ class TensorRTRunner(NetworkRunner):
         if self._samples is None:
             return super().infer_samples(store, qsl_indices, count)
         with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
-            batch = self._samples.gather(store, qsl_indices)
-            shapes = {}
-            for io in self._inputs:
-                tensor = batch[io.model_name]
-                size = tensor.numel()
-                self._device_buffers[io.graph_name][:size].view(tensor.shape).copy_(tensor)
-                shapes[io.graph_name] = tuple(tensor.shape)
-            return self._execute(shapes, count)
+            return self._execute(self._stage_on_device(self._samples.gather(store, qsl_indices)), count)
 
     @property
     def torch_device(self) -> str:
@@ -170,12 +163,7 @@ class TensorRTRunner(NetworkRunner):
         caller = torch.cuda.current_stream(self._device)
         self._stream.wait_stream(caller)
         with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
-            shapes = {}
-            for io in self._inputs:
-                tensor = inputs[io.model_name]
-                self._device_buffers[io.graph_name][: tensor.numel()].view(tensor.shape).copy_(tensor)
-                shapes[io.graph_name] = tuple(tensor.shape)
-            out_shapes = self._launch(shapes, count)
+            out_shapes = self._launch(self._stage_on_device(inputs), count)
             results = {}
             for io in self._outputs:
                 shape = (count, *out_shapes[io.graph_name][1:])
@@ -183,6 +171,15 @@ class TensorRTRunner(NetworkRunner):
                 results[io.model_name] = rows.view(shape).to(getattr(torch, io.model_dtype))
         caller.wait_stream(self._stream)
         return results
+
+    def _stage_on_device(self, tensors: dict[str, "torch.Tensor"]) -> dict[str, tuple[int, ...]]:
+        """Device tensors copied into the engine's input buffers (on this runner's stream); their shapes."""
+        shapes = {}
+        for io in self._inputs:
+            tensor = tensors[io.model_name]
+            self._device_buffers[io.graph_name][: tensor.numel()].view(tensor.shape).copy_(tensor)
+            shapes[io.graph_name] = tuple(tensor.shape)
+        return shapes
 
     def _launch(self, shapes: dict[str, tuple[int, ...]], count: int) -> dict[str, tuple[int, ...]]:
         """Inputs are in the device buffers: queue the engine (a captured graph when one fits) on the
