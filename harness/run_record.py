@@ -50,7 +50,7 @@ def new_record(r: ResolvedRun, dataset: Dataset, info: BackendInfo, measured_qps
                           "derived_from": r.system.derived_from, "scale": r.system.scale,
                           "config": str(r.system.path) if r.system.path else None, "host": r.host.to_dict(),
                           "systems_json": description.for_run(r.system.name, description.systems_dir_for(s.results_dir),
-                                                              backend=info.name)}
+                                                              backend=info.name, versions=info.versions)}
     record.knobs = r.knobs.flat()
     record.options = r.knobs.as_dict()
     program = r.model.program

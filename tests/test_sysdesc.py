@@ -118,3 +118,11 @@ def test_framework_names_the_backend_that_ran() -> None:
     # Where only TensorRT for RTX installs (PyPI), a tensorrt-backend run names it, not plain TensorRT.
     full = package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")
     assert framework_of("tensorrt").startswith("TensorRT " if full else "TensorRT for RTX ")
+
+
+def test_framework_follows_what_the_backend_recorded() -> None:
+    from harness.machine.probe import framework_of
+
+    assert framework_of("tensorrt", {"tensorrt_rtx": "1.7.1.116", "torch": "2.14"}) == "TensorRT for RTX 1.7.1.116"
+    assert framework_of("tensorrt", {"tensorrt": "10.13.0", "torch": "2.14"}) == "TensorRT 10.13.0"
+    assert framework_of("torch", {"torch": "2.11.0"}) == "PyTorch 2.11.0"

@@ -100,10 +100,10 @@ def systems_dir_for(results_dir: Path) -> Path:
     return Path(configured) if configured else Path(results_dir) / "systems"
 
 
-def describe(name: str, backend: str | None = None) -> dict[str, Any]:
+def describe(name: str, backend: str | None = None, versions: dict[str, str] | None = None) -> dict[str, Any]:
     """Every required (and power) field for this machine; what cannot be detected is left empty.
-    ``framework`` names the backend that ran, when given."""
-    detected = detect_description(name, backend=backend)
+    ``framework`` names the backend that ran (and the versions it recorded), when given."""
+    detected = detect_description(name, backend=backend, versions=versions)
     ordered: dict[str, Any] = {key: detected.get(key, "") for key in REQUIRED_FIELDS}
     ordered.update({key: detected.get(key, "") for key in POWER_FIELDS})
     return ordered
@@ -206,10 +206,11 @@ def ensure(systems_dir: Path, name: str, detected: dict[str, Any] | None = None,
     return update
 
 
-def for_run(name: str, systems_dir: Path, backend: str | None = None) -> dict[str, Any]:
+def for_run(name: str, systems_dir: Path, backend: str | None = None,
+            versions: dict[str, str] | None = None) -> dict[str, Any]:
     """What a run records about its systems file; creating or refreshing it must never fail a run."""
     try:
-        update = ensure(systems_dir, name, describe(name, backend))
+        update = ensure(systems_dir, name, describe(name, backend, versions))
     except (HarnessError, OSError) as exc:
         return {"file": str(systems_dir / f"{name}.json"), "error": str(exc)}
     return {"file": str(update.path), "created": update.created, "description": update.data,

@@ -93,38 +93,45 @@ def package_version(*names: str) -> str:
     return ""
 
 
-# Backend name -> (framework as a systems file names it, the packages that carry its version).
+# The packages that carry each framework's version.
+TENSORRT_PACKAGES = ("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")
+TENSORRT_RTX_PACKAGES = ("tensorrt-rtx-cu13", "tensorrt_rtx_cu13_bindings", "tensorrt-rtx")
+ORT_PACKAGES = ("onnxruntime-gpu", "onnxruntime")
+# Framework (as a systems file names it) -> (packages, the module name a backend records its version under).
 _FRAMEWORKS = {
-    "tensorrt": ("TensorRT", ("tensorrt", "tensorrt-cu12", "tensorrt_cu12", "tensorrt-cu13")),
-    "tensorrt-llm": ("TensorRT-LLM", ("tensorrt-llm", "tensorrt_llm")),
-    "torch": ("PyTorch", ("torch",)),
-    "onnxruntime": ("ONNX Runtime", ("onnxruntime-gpu", "onnxruntime")),
+    "tensorrt": ("TensorRT", TENSORRT_PACKAGES, "tensorrt"),
+    "tensorrt-llm": ("TensorRT-LLM", ("tensorrt-llm", "tensorrt_llm"), "tensorrt_llm"),
+    "torch": ("PyTorch", ("torch",), "torch"),
+    "onnxruntime": ("ONNX Runtime", ORT_PACKAGES, "onnxruntime"),
 }
 NULL_FRAMEWORK = "none (null backend: no inference)"
 
 
-def framework_of(backend: str) -> str:
-    """The framework a run on ``backend`` used, with its version."""
+def framework_of(backend: str, versions: dict[str, str] | None = None) -> str:
+    """The framework a run on ``backend`` used, with its version: from what the backend recorded
+    (``versions``, BackendInfo.versions) when given, else from the installed packages."""
     if backend == "null":
         return NULL_FRAMEWORK
-    label, packages = _FRAMEWORKS.get(backend, (backend, (backend,)))
-    version = package_version(*packages)
-    if backend == "tensorrt" and not version:  # the backend falls back to TensorRT for RTX (PyPI's wheel)
-        rtx = package_version("tensorrt-rtx-cu13", "tensorrt_rtx_cu13_bindings", "tensorrt-rtx")
-        if rtx:
-            return f"TensorRT for RTX {rtx}"
+    label, packages, module = _FRAMEWORKS.get(backend, (backend, (backend,), backend))
+    if backend == "tensorrt":  # the backend runs full TensorRT, or TensorRT for RTX when only that imports
+        if versions and "tensorrt_rtx" in versions:
+            return f"TensorRT for RTX {versions['tensorrt_rtx']}"
+        if not versions and not package_version(*packages) and package_version(*TENSORRT_RTX_PACKAGES):
+            return f"TensorRT for RTX {package_version(*TENSORRT_RTX_PACKAGES)}"
+    version = (versions or {}).get(module) or package_version(*packages)
     return f"{label} {version}" if version else label
 
 
-def software(driver: str = "", backend: str | None = None) -> tuple[str, str]:
+def software(driver: str = "", backend: str | None = None,
+             versions: dict[str, str] | None = None) -> tuple[str, str]:
     """(framework, other_software_stack); the framework is the backend's when the run names one."""
-    tensorrt = package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12")
+    tensorrt = package_version(*TENSORRT_PACKAGES)
     torch = package_version("torch")
-    ort = package_version("onnxruntime-gpu", "onnxruntime")
+    ort = package_version(*ORT_PACKAGES)
     cuda = cuda_version() if driver or tensorrt else ""
     cudnn = package_version("nvidia-cudnn-cu12", "nvidia-cudnn-cu13") if driver else ""
     if backend is not None:
-        main = framework_of(backend)
+        main = framework_of(backend, versions)
     else:
         main = f"TensorRT {tensorrt}" if tensorrt else (f"PyTorch {torch}" if torch else
                                                        (f"ONNX Runtime {ort}" if ort else ""))
@@ -215,7 +222,8 @@ def machine_name() -> str:
     return text or platform.node()
 
 
-def detect_description(name: str, host: HostInfo | None = None, backend: str | None = None) -> dict[str, Any]:
+def detect_description(name: str, host: HostInfo | None = None, backend: str | None = None,
+                       versions: dict[str, str] | None = None) -> dict[str, Any]:
     host = host or detect_host()
     gpus = gpu_details()
     if not gpus and host.gpus:  # no nvidia-smi, but torch sees the GPUs
@@ -237,7 +245,7 @@ def detect_description(name: str, host: HostInfo | None = None, backend: str | N
         "sw_notes": "",
     }
     driver = gpus[0]["driver"] if gpus else ""
-    data["framework"], data["other_software_stack"] = software(driver, backend)
+    data["framework"], data["other_software_stack"] = software(driver, backend, versions)
     if gpus:
         first = gpus[0]
         memory_gib = float(first["memory_mib"]) / 1024 if first["memory_mib"].replace(".", "").isdigit() else 0

@@ -14,7 +14,13 @@ from typing import Any
 
 from harness.machine import nvml as nv
 from harness.machine.gpus import query as smi_query
-from harness.machine.probe import cuda_version, package_version
+from harness.machine.probe import (
+    ORT_PACKAGES,
+    TENSORRT_PACKAGES,
+    TENSORRT_RTX_PACKAGES,
+    cuda_version,
+    package_version,
+)
 from harness.results.record import git_state
 
 # Readings that change from one moment to the next on an unchanged machine: shown, never a "change".
@@ -96,9 +102,10 @@ def machine_state() -> dict[str, Any]:
     state: dict[str, Any] = {
         "taken_by": source, "host": platform.node(), "kernel": platform.release(),
         "cpu_governor": cpu_governor(), "driver": driver or "n/a", "cuda": cuda or "n/a",
-        "tensorrt": package_version("tensorrt", "tensorrt-cu12", "tensorrt_cu12") or "n/a",
+        "tensorrt": package_version(*TENSORRT_PACKAGES) or "n/a",
+        "tensorrt_rtx": package_version(*TENSORRT_RTX_PACKAGES) or "n/a",
         "torch": package_version("torch") or "n/a",
-        "onnxruntime": package_version("onnxruntime-gpu", "onnxruntime") or "n/a",
+        "onnxruntime": package_version(*ORT_PACKAGES) or "n/a",
         "loadgen": package_version("mlcommons-loadgen") or "n/a", "python": platform.python_version(),
         "git_commit": git.get("commit") or "unknown", "git_dirty": bool(git.get("dirty")),
     }
