@@ -11,6 +11,7 @@ from typing import Any
 from harness import loadgen_settings
 from harness.common import say
 from harness.errors import HarnessError
+from harness.machine.host import meminfo_kib
 from harness.resolve import ResolvedRun
 from harness.results import store
 from harness.results.record import RunRecord
@@ -73,14 +74,8 @@ def check_plan(r: ResolvedRun, plan: loadgen_settings.LoadGenPlan, runs_dir: Pat
 
 def available_memory() -> int | None:
     """MemAvailable of /proc/meminfo in bytes (None where there is none)."""
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    kib = meminfo_kib("MemAvailable")
+    return None if kib is None else kib * 1024
 
 
 def accuracy_log_bytes(r: ResolvedRun, count: int) -> int:

@@ -83,15 +83,21 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _memory_gib() -> float:
+def meminfo_kib(key: str) -> int | None:
+    """One /proc/meminfo value (e.g. MemTotal, MemAvailable) in KiB; None where there is none."""
     try:
         with open("/proc/meminfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / (1 << 20), 1)
-    except OSError:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         pass
-    return 0.0
+    return None
+
+
+def _memory_gib() -> float:
+    total = meminfo_kib("MemTotal")
+    return round(total / (1 << 20), 1) if total is not None else 0.0
 
 
 def _os_name() -> str:

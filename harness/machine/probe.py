@@ -10,8 +10,6 @@ import importlib.util
 import os
 import platform
 import re
-import shutil
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,19 +22,6 @@ _SYS = Path("/sys")
 # GPU memory type by product name (nvidia-smi does not report it); first match wins.
 _MEMORY_TYPES = ((r"H200|GH200|B200|B100", "HBM3e"), (r"H100.*(SXM|HBM3|NVL)", "HBM3"), (r"H100", "HBM2e"),
                  (r"A100|A30", "HBM2e"), (r"V100", "HBM2"), (r"L40|L4\b|A10|A40|A16|A2\b|T4|RTX", "GDDR6"))
-
-
-def _run(args: list[str], timeout: float = 20) -> str:
-    if args[0] == "nvidia-smi":
-        return nvidia_smi(args[1:], timeout)
-    exe = shutil.which(args[0])
-    if not exe:
-        return ""
-    try:
-        return subprocess.run([exe, *args[1:]], capture_output=True, text=True, timeout=timeout,
-                              check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def _read(path: Path) -> str:
@@ -68,11 +53,11 @@ def gpu_details() -> list[dict[str, str]]:
 
 
 def _nvlink() -> bool:
-    return re.search(r"Link \d+: [\d.]+ GB/s", _run(["nvidia-smi", "nvlink", "--status"])) is not None
+    return re.search(r"Link \d+: [\d.]+ GB/s", nvidia_smi(["nvlink", "--status"])) is not None
 
 
 def cuda_version() -> str:
-    match = re.search(r"CUDA Version:\s*([\d.]+)", _run(["nvidia-smi"]))
+    match = re.search(r"CUDA Version:\s*([\d.]+)", nvidia_smi([]))
     if match:
         return match.group(1)
     spec = importlib.util.find_spec("torch")  # torch/version.py, read without importing torch

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.machine import nvml as nv
 from harness.machine.gpus import query as smi_query
+from harness.machine.gpus import visible_entries
 from harness.machine.probe import (
     ORT_PACKAGES,
     TENSORRT_PACKAGES,
@@ -46,7 +47,7 @@ def _on_off(value: Any) -> str:
 def _nvml_gpus(lib: Any) -> tuple[dict[str, Any], str]:
     out: dict[str, Any] = {}
     read = nv.read
-    gpus = nv.handles(lib, None)
+    gpus = nv.handles(lib, visible_entries())  # the GPUs runs may use, as the nvidia-smi path reads them
     for index, h in gpus:
         p = f"gpu{index}."
         limit = read(lib, "nvmlDeviceGetEnforcedPowerLimit", h)

@@ -6,6 +6,7 @@ import argparse
 import time
 from dataclasses import replace
 
+from harness.common import say
 from harness.errors import HarnessError
 from harness.resolve import resolve
 from harness.spec import RunSpec
@@ -22,22 +23,22 @@ def build_engines(specs: list[RunSpec], force: bool = False) -> int:
         spec = replace(spec, backend="tensorrt")
         resolved = resolve(spec)
         for warning in resolved.warnings:
-            print(f"!! {warning}", flush=True)
+            say(f"!! {warning}")
         k = resolved.knobs.run
-        print(f"== engines for {resolved.model.name} {spec.scenario} on {resolved.system.name}: precision "
-              f"{k.precision}, batch {k.batch_size}, {k.streams_per_device} stream(s)/GPU", flush=True)
+        say(f"== engines for {resolved.model.name} {spec.scenario} on {resolved.system.name}: precision "
+            f"{k.precision}, batch {k.batch_size}, {k.streams_per_device} stream(s)/GPU")
         dataset = resolved.model.open_dataset(resolved.data_dir, spec.preprocessed_dir)
         started = time.monotonic()
         backend = TensorRTBackend(resolved.model, backend_context(resolved, dataset), resolved.knobs.backend,
                                   force_rebuild=force)
-        print(f"   {backend.flavour.label}", flush=True)
+        say(f"   {backend.flavour.label}")
         for index in range(len(backend.devices())):
             backend.engine_on(index)  # proves each plan loads on each GPU
         for note in backend.notes:
-            print(f"!! {note}", flush=True)
+            say(f"!! {note}")
         for plan in backend.plans:
             rows.append((resolved.model.name, spec.scenario, plan.gpu, plan.status, plan.build_s, plan.path))
-        print(f"   ready in {time.monotonic() - started:.1f} s", flush=True)
+        say(f"   ready in {time.monotonic() - started:.1f} s")
     if not rows:
         raise HarnessError("nothing to build", "name a model and scenario")
     print("\nmodel      scenario  GPU                        status   build s  plan")
