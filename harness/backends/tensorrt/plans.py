@@ -68,11 +68,14 @@ class PlanMaker:
         self.onnx = model.onnx_model(context.cache_dir)
         self._has_qdq = onnx_has_qdq(self.onnx.path)
         self._check_precision()
+        self.onnx_sha256 = file_sha256(self.onnx.path)
         if flavour.onnx_float_type(context.precision) == "float16":
             from harness.backends.tensorrt.typed_onnx import typed_fp16
 
-            self.onnx = typed_fp16(self.onnx, context.cache_dir)
-        self.onnx_sha256 = file_sha256(self.onnx.path)
+            typed = typed_fp16(self.onnx, context.cache_dir, self.onnx_sha256)
+            if typed.path != self.onnx.path:  # a converted copy (an fp16 source is used as it is)
+                self.onnx_sha256 = file_sha256(typed.path)
+            self.onnx = typed
         self.profiles = engine_profiles(self.network.inputs, self.onnx.input_names, context.max_batch_size,
                                         context.streams_per_device)
         self.cache = EngineCache(context.engine_dir)

@@ -44,9 +44,10 @@ def is_fp16_typed(path: Path) -> bool:
     return FLOAT16 in types and FLOAT not in types
 
 
-def typed_fp16(model: OnnxModel, cache_dir: Path) -> OnnxModel:
-    """The same network with float16 weights and arithmetic, graph I/O types unchanged (cached)."""
-    target = fp16_path(model.path, cache_dir, file_sha256(model.path))
+def typed_fp16(model: OnnxModel, cache_dir: Path, source_sha256: str | None = None) -> OnnxModel:
+    """The same network with float16 weights and arithmetic, graph I/O types unchanged (cached; pass the
+    source's sha256 when it is known already)."""
+    target = fp16_path(model.path, cache_dir, source_sha256 or file_sha256(model.path))
     if not target.is_file():
         if is_fp16_typed(model.path):
             return model
